@@ -1,0 +1,67 @@
+"""The `autograde` command: thin argument parsing over grading.grade and the report writers."""
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+
+from autograde import REFERENCE_DIR
+from autograde.grading import SubmissionError, grade
+from autograde.report import markdown_report, print_table
+from autograde.results import failed_everything
+from autograde.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+
+
+def get_args_parser():
+    parser = argparse.ArgumentParser(
+        prog="autograde", description="Grade a HW5 submission: every automatically graded question of "
+        "the rubric, each in its own time-limited process. With no SUBMISSION, grades the bundled reference.")
+    parser.add_argument("submission", nargs="?", type=Path, default=REFERENCE_DIR,
+                        help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
+    parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
+    parser.add_argument("--report", type=Path, help="write a Markdown report here")
+    parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML (default: the bundled rubric.toml)")
+    parser.add_argument("--seed", type=int, default=0, help="grading seed: the random data the tests draw (default 0)")
+    parser.add_argument("-j", "--jobs", type=int, default=None, help="questions graded in parallel (default: CPU count)")
+    parser.add_argument("-q", "--question", action="append", help="grade only this question id (repeatable)")
+    parser.add_argument("--timeout", type=float, help="cap every question's time limit at this many seconds")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every failed check's message")
+    return parser
+
+
+def main(argv=None):
+    """Run the command. Returns the exit status: 0 graded, 1 grader failure (report still written), 2 bad input."""
+    args = get_args_parser().parse_args(argv)
+    console = Console(stderr=False)
+    try:
+        rubric = load_rubric(args.rubric)
+    except RubricError as exc:
+        console.print(f"[red]autograde:[/] {exc}", markup=True, highlight=False)
+        return 2
+    status = 0
+    try:
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            wanted = [q for q in rubric.questions if q.test_names and (not args.question or q.id in args.question)]
+            task = bar.add_task("grading", total=len(wanted))
+            results = grade(args.submission, rubric, seed=args.seed, jobs=args.jobs, only=args.question,
+                            timeout=args.timeout, progress=lambda qid: bar.advance(task))
+    except SubmissionError as exc:
+        results, status = failed_everything(args.submission, rubric, str(exc), args.seed), 2
+    except Exception:  # a bug in the grader itself: still write a report that says so
+        notice = "the autograder failed; no points could be given automatically. Details for staff:\n" + traceback.format_exc(limit=5)
+        results, status = failed_everything(args.submission, rubric, notice, args.seed), 1
+    print_table(results, console, verbose=args.verbose)
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps(results.to_gradescope(), indent=2, ensure_ascii=False), encoding="utf-8")
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(markdown_report(results), encoding="utf-8")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Grade one submission: run each question's tests in its own child process, score by the rubric."""
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from autograde.results import GradingResults, QuestionResult
+from autograde.run import TestOutcome, run_question
+
+CONTRACT_MARKER = "nn.py"   # the file that tells a submission's module directory apart
+
+
+class SubmissionError(ValueError):
+    """The path given cannot be graded at all; the message says why and what was expected."""
+
+
+@contextmanager
+def opened_submission(path):
+    """Yield the directory holding the submission's modules.
+
+    Accepts the directory itself, a directory whose one subfolder (e.g. python/) holds the modules,
+    or a .zip of either. Raises SubmissionError when no such directory exists.
+    """
+    path = Path(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        with tempfile.TemporaryDirectory(prefix="submission-") as tmp:
+            _safe_extract(path, Path(tmp))
+            yield _module_dir(Path(tmp), shown=path)
+        return
+    if not path.is_dir():
+        raise SubmissionError(f"{path}: not a directory or a .zip file; expected a folder laid out "
+                              "like the handout's python/ folder (nn.py, util.py, run_q2.py, ...)")
+    yield _module_dir(path, shown=path)
+
+
+def _module_dir(root, shown):
+    if (root / CONTRACT_MARKER).is_file():
+        return root
+    candidates = sorted({p.parent for p in root.rglob(CONTRACT_MARKER)
+                         if "__MACOSX" not in p.parts and len(p.relative_to(root).parts) <= 4})
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        return root  # grade it anyway: every question will say what is missing
+    listed = ", ".join(str(c.relative_to(root)) for c in candidates)
+    raise SubmissionError(f"{shown}: {CONTRACT_MARKER} appears in several folders ({listed}); "
+                          "submit one folder laid out like the handout's python/")
+
+
+def _safe_extract(archive, target):
+    with zipfile.ZipFile(archive) as zf:
+        for member in zf.infolist():
+            destination = (target / member.filename).resolve()
+            if not destination.is_relative_to(target.resolve()):
+                raise SubmissionError(f"{archive}: entry {member.filename!r} points outside the archive")
+        zf.extractall(target)
+
+
+def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, progress=None):
+    """Grade the submission directory (or zip) against the rubric.
+
+    Inputs:  submission path; rubric (rubric.Rubric); seed; jobs = parallel child processes
+             (default: CPU count); only = question ids to run (default: all); timeout caps
+             every question's time limit; progress(question_id) is called as each finishes.
+    Returns: GradingResults, with one QuestionResult per rubric question, in rubric order.
+    """
+    start = time.monotonic()
+    results = GradingResults(str(submission), rubric, seed=seed)
+    with opened_submission(submission) as directory, _private_copy(directory) as copy:
+        if Path(directory) != Path(submission):
+            results.notices.append(f"graded the modules in {Path(directory).name}/ inside the submission")
+        wanted = [q for q in rubric.questions if only is None or q.id in only]
+        runnable = [q for q in wanted if q.test_names]
+        limit = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in runnable}
+        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+            futures = {q.id: pool.submit(run_question, copy, q, seed=seed, timeout=limit[q.id]) for q in runnable}
+            runs = {}
+            for qid, future in futures.items():
+                runs[qid] = future.result()
+                if progress:
+                    progress(qid)
+        results.questions = [score_question(q, runs.get(q.id), limit.get(q.id)) for q in wanted]
+    results.elapsed = time.monotonic() - start
+    return results
+
+
+@contextmanager
+def _private_copy(directory):
+    """Each grading run works on its own copy, so runs never see each other's side effects."""
+    with tempfile.TemporaryDirectory(prefix="graded-") as tmp:
+        copy = Path(tmp) / "submission"
+        shutil.copytree(directory, copy, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+        yield copy
+
+
+def score_question(question, run, timeout):
+    """Turn one question's run into a QuestionResult by the rubric's points."""
+    if question.pending:
+        return QuestionResult(question, None, "pending", "no automatic tests yet: grade it by hand")
+    outcomes = tuple(run.outcomes.get(name) or TestOutcome(name, False, run.ended_early_reason(timeout))
+                     for name in question.test_names) if run else ()
+    elapsed = run.elapsed if run else 0.0
+    if not question.graded:
+        held = sum(o.passed for o in outcomes)
+        reason = "for a person to grade" + (f"; evidence: {held}/{len(outcomes)} checks hold" if outcomes else "")
+        return QuestionResult(question, None, "manual", reason, outcomes, elapsed)
+    score = round(sum(question.tests[o.name] for o in outcomes if o.passed), 6)
+    failed = [o for o in outcomes if not o.passed]
+    if not failed:
+        return QuestionResult(question, score, "passed", f"all {len(outcomes)} checks passed", outcomes, elapsed)
+    first = failed[0]
+    reason = f"{len(outcomes) - len(failed)}/{len(outcomes)} checks passed; {first.title or first.name}: " \
+             f"{(first.message.splitlines() or ['failed'])[0]}"
+    return QuestionResult(question, score, "partial" if score > 0 else "failed", reason, outcomes, elapsed)

@@ -1,0 +1,85 @@
+"""Grading results as data, and their Gradescope serialisation."""
+from dataclasses import dataclass, field
+
+from autograde.run import TestOutcome
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One rubric question's outcome. score is None for questions no test scores (manual, pending)."""
+    question: object                 # rubric.Question
+    score: float | None
+    status: str                      # passed | partial | failed | manual | pending
+    reason: str                      # one line for the table
+    outcomes: tuple = ()             # TestOutcome per rubric test, in rubric order
+    elapsed: float = 0.0
+
+    @property
+    def max_score(self):
+        return self.question.points
+
+    def details(self):
+        """Multi-line text: one line per test with its points, then each failure's message."""
+        lines = []
+        for outcome in self.outcomes:
+            points = self.question.tests.get(outcome.name)
+            mark = "PASS" if outcome.passed else "FAIL"
+            worth = f" [{points:g} pt]" if points is not None else ""
+            lines.append(f"{mark}{worth} {outcome.title or outcome.name}")
+            if not outcome.passed and outcome.message:
+                lines.extend("    " + line for line in outcome.message.splitlines())
+        return "\n".join(lines)
+
+
+@dataclass
+class GradingResults:
+    submission: str
+    rubric: object                   # rubric.Rubric
+    questions: list = field(default_factory=list)
+    seed: int = 0
+    elapsed: float = 0.0
+    notices: list = field(default_factory=list)    # grader-level messages, shown everywhere
+
+    @property
+    def score(self):
+        return sum(r.score for r in self.questions if r.score is not None)
+
+    @property
+    def max_score(self):
+        return sum(r.max_score for r in self.questions if r.score is not None)
+
+    def summary(self):
+        """One paragraph: the automatic score and what is left for people."""
+        manual = [r for r in self.questions if r.status == "manual"]
+        pending = [r for r in self.questions if r.status == "pending"]
+        text = (f"Automatic score: {self.score:g} / {self.max_score:g} points. "
+                f"{sum(r.max_score for r in manual):g} points in {len(manual)} questions are for a person to grade")
+        if pending:
+            text += f"; {sum(r.max_score for r in pending):g} points in {len(pending)} questions have no automatic tests yet"
+        return (text + f". The handout states {self.rubric.stated_total:g} points in total; "
+                f"its questions add up to {self.rubric.listed_total:g}.")
+
+    def to_gradescope(self):
+        """The Gradescope results.json dict: one test entry per automatically graded question."""
+        tests = [{
+            "name": f"Q{r.question.id} {r.question.title}",
+            "number": r.question.id,
+            "score": r.score,
+            "max_score": r.max_score,
+            "status": "passed" if r.status == "passed" else "failed",
+            "output": r.details() or r.reason,
+            "visibility": r.question.visibility,
+        } for r in self.questions if r.score is not None]
+        output = "\n".join([*self.notices, self.summary()])
+        return {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
+                "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def failed_everything(submission, rubric, notice, seed=0):
+    """Results for a grading run that could not happen at all: 0 points, the reason shown."""
+    results = GradingResults(str(submission), rubric, seed=seed, notices=[notice])
+    for question in rubric.questions:
+        if question.graded:
+            missing = tuple(TestOutcome(name, False, notice) for name in question.tests)
+            results.questions.append(QuestionResult(question, 0.0, "failed", notice, missing))
+    return results

@@ -1,0 +1,149 @@
+"""Run one question's spec tests on a submission in a child process, and read back the outcomes.
+
+The submission's code only ever runs in the child (a pytest process with a time limit); this
+module, in the parent, reads the child's JSON-lines report log and trusts nothing else it did.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograde import SPEC_DIR
+
+OUTPUT_TAIL_BYTES = 4000
+MAX_LOG_LINE = 1_000_000
+MESSAGE_LINES = 8
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    name: str            # test function name (parametrised cases fold into one)
+    passed: bool
+    message: str = ""    # why it failed, student-facing
+    title: str = ""
+
+
+@dataclass
+class QuestionRun:
+    """What one child run reported: outcomes by test name, plus how the process ended."""
+    outcomes: dict = field(default_factory=dict)
+    returncode: int | None = None
+    timed_out: bool = False
+    elapsed: float = 0.0
+    output_tail: str = ""
+
+    def ended_early_reason(self, timeout):
+        """Why tests that did not report are missing, in words."""
+        if self.timed_out:
+            return f"did not finish: the question's time limit of {timeout:g} s was reached"
+        if self.returncode is not None and self.returncode < 0:
+            return f"did not finish: the test process was killed by signal {-self.returncode}"
+        return f"did not finish: the test process ended early (exit code {self.returncode})"
+
+
+def run_question(submission, question, *, seed=0, timeout=None, python=sys.executable):
+    """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest.
+
+    Returns: QuestionRun. Never raises for anything the submission does.
+    """
+    timeout = question.timeout if timeout is None else timeout
+    with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
+        tmp = Path(tmp)
+        log = tmp / "report.jsonl"
+        command = [python, "-m", "pytest", str(SPEC_DIR / question.file),
+                   "--submission", str(submission), "--question", question.id,
+                   "--grading-seed", str(seed), f"--report-log={log}",
+                   "--capture=no", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "--rootdir", str(tmp),
+                   "-o", "addopts=", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
+        start = time.monotonic()
+        with open(tmp / "output.txt", "wb") as output:
+            child = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+                                     stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            timed_out = False
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                _kill_group(child)
+        run = QuestionRun(returncode=child.returncode, timed_out=timed_out,
+                          elapsed=time.monotonic() - start, output_tail=_tail(tmp / "output.txt"))
+        run.outcomes = read_report_log(log)
+    return run
+
+
+def _kill_group(child):
+    """Kill the child and everything it started (it leads its own session)."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    child.wait()
+
+
+def _tail(path):
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - OUTPUT_TAIL_BYTES))
+        return f.read().decode("utf-8", "replace")
+
+
+def read_report_log(path):
+    """Parse a pytest-reportlog file. Returns {test name: TestOutcome}; malformed lines are skipped.
+
+    A test passes only if every phase (setup, call, teardown) of every parametrised case passed;
+    a skipped test earns nothing.
+    """
+    reports = {}
+    if Path(path).exists():
+        with open(path, "rb") as f:
+            for raw in f:
+                report = _parse_line(raw)
+                if report is not None:
+                    name = report["nodeid"].split("::")[-1].split("[")[0]
+                    reports.setdefault(name, []).append(report)
+    outcomes = {}
+    for name, group in reports.items():
+        props = dict(p for r in group for p in r.get("user_properties", []) if isinstance(p, list) and len(p) == 2)
+        bad = [r for r in group if r["outcome"] != "passed"]
+        passed = not bad and any(r["when"] == "call" for r in group)
+        message = _message(bad[0]) if bad else ("" if passed else "did not run")
+        outcomes[name] = TestOutcome(name, passed, message, str(props.get("title", ""))[:200])
+    return outcomes
+
+
+def _parse_line(raw):
+    if len(raw) > MAX_LOG_LINE:
+        return None
+    try:
+        report = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(report, dict) or report.get("$report_type") != "TestReport":
+        return None
+    if not all(isinstance(report.get(k), str) for k in ("nodeid", "outcome", "when")):
+        return None
+    return report
+
+
+def _message(report):
+    """The student-facing reason from a failed or skipped report."""
+    longrepr = report.get("longrepr")
+    if isinstance(longrepr, dict):
+        crash = longrepr.get("reprcrash") or {}
+        text = str(crash.get("message", ""))
+    elif isinstance(longrepr, list) and len(longrepr) == 3:  # skip: (path, line, reason)
+        text = str(longrepr[2])
+    else:
+        text = str(longrepr or "")
+    for prefix in ("Failed: ", "AssertionError: ", "Skipped: "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    where = "" if report["when"] == "call" else f"(in test {report['when']}) "
+    return where + "\n".join(lines[:MESSAGE_LINES])

@@ -1,0 +1,95 @@
+"""Q2: a fully connected network in numpy (the handout's python/nn.py).
+
+State lives in one plain dict ``params`` (the handout's contract):
+  params['W'+name] (D, M), params['b'+name] (M,)       -- a layer's parameters
+  params['cache_'+name] = (X, pre_act, post_act)        -- written by forward, read by backwards
+  params['grad_W'+name], params['grad_b'+name]          -- written by backwards
+Each backward rule sits under its forward.
+"""
+import numpy as np
+
+from util import linear, linear_deriv, relu, relu_deriv  # noqa: F401  (the handout's star import)
+
+
+def initialize_weights(in_size, out_size, params, name=""):
+    """Q2.1.2 Xavier (Glorot) uniform initialisation.
+
+    Inputs:  in_size D, out_size M (ints); params dict; name str
+    Effect:  params['W'+name] (D, M) ~ U[-a, a] with a = sqrt(6 / (D + M)), so Var = 2 / (D + M);
+             params['b'+name] (M,) zeros. Draws from numpy's global RNG (np.random).
+    """
+    bound = np.sqrt(6.0 / (in_size + out_size))
+    params["W" + name] = np.random.uniform(-bound, bound, size=(in_size, out_size))
+    params["b" + name] = np.zeros(out_size)
+
+
+def sigmoid(x):
+    """Q2.2.1 logistic function, elementwise, any shape; exp never sees a positive argument."""
+    x = np.asarray(x, dtype=float)
+    z = np.exp(-np.abs(x))  # in (0, 1]: no overflow for any x
+    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+
+
+def sigmoid_deriv(post_act):
+    """dσ/dx written in terms of σ(x) (Q1.4): σ(1 − σ), elementwise."""
+    return post_act * (1.0 - post_act)
+
+
+def forward(X, params, name="", activation=sigmoid):
+    """Q2.2.1 one layer: post_act = activation(X @ W + b).
+
+    Inputs:  X (N, D); params with 'W'+name (D, M), 'b'+name (M,); activation: (N, M) -> (N, M)
+    Returns: post_act (N, M); stores params['cache_'+name] = (X, pre_act, post_act)
+    """
+    pre_act = X @ params["W" + name] + params["b" + name]
+    post_act = activation(pre_act)
+    params["cache_" + name] = (X, pre_act, post_act)
+    return post_act
+
+
+def backwards(delta, params, name="", activation_deriv=sigmoid_deriv):
+    """Q2.3.1 backpropagation through the layer that forward(..., name) computed.
+
+    Inputs:  delta (N, M) = dJ/d(post_act); activation_deriv: post_act (N, M) -> (N, M)
+    Returns: dJ/dX (N, D); stores params['grad_W'+name] (D, M) and params['grad_b'+name] (M,),
+             summed over the N examples (J is a sum over the batch).
+    """
+    X, _pre_act, post_act = params["cache_" + name]
+    grad_pre = delta * activation_deriv(post_act)
+    params["grad_W" + name] = X.T @ grad_pre
+    params["grad_b" + name] = grad_pre.sum(axis=0)
+    return grad_pre @ params["W" + name].T
+
+
+def softmax(x):
+    """Q2.2.2 row-wise softmax with the Q1.1 shift c = -max, so exp never overflows.
+
+    Inputs:  x (N, C). Returns: (N, C), each row positive and summing to 1.
+    """
+    shifted = np.exp(x - x.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def compute_loss_and_acc(y, probs):
+    """Q2.2.3 cross-entropy and accuracy.
+
+    Inputs:  y (N, C) one-hot; probs (N, C) rows of class probabilities
+    Returns: (loss, acc) floats: loss = -sum(y * log(probs)) over the whole batch,
+             acc = fraction of rows whose argmax(probs) is the labelled class.
+    """
+    labels = np.argmax(y, axis=1)
+    rows = np.arange(len(labels))
+    loss = -np.sum(np.log(np.maximum(probs[rows, labels], np.finfo(float).tiny)))
+    acc = np.mean(np.argmax(probs, axis=1) == labels)
+    return float(loss), float(acc)
+
+
+def get_random_batches(x, y, batch_size):
+    """Q2.4.1 split (x, y) into shuffled mini-batches.
+
+    Inputs:  x (N, D), y (N, C), batch_size B
+    Returns: list of (batch_x (b, D), batch_y (b, C)); every example appears exactly once,
+             in an order drawn from np.random; all batches have B rows but the last (N mod B).
+    """
+    order = np.random.permutation(len(x))
+    return [(x[idx], y[idx]) for idx in np.array_split(order, range(batch_size, len(x), batch_size))]

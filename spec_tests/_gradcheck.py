@@ -1,0 +1,71 @@
+"""Trusted oracles for the spec tests; independent of any submission and of solution/."""
+import numpy as np
+from scipy.special import expit, softmax
+
+# CS231n-style threshold on the norm-relative error of a gradient of a smooth float64 function.
+# Central differences with EPS = 1e-6 land near 1e-9 here; a wrong rule lands above 1e-2.
+EPS = 1e-6
+GRAD_TOL = 1e-6
+
+
+def numerical_gradient(f, x, eps=EPS):
+    """Central differences of the scalar f() w.r.t. the array x, perturbed in place and restored.
+
+    Inputs: f: () -> float, x: any-shape float array. Returns: array of x's shape.
+    """
+    grad = np.zeros_like(x, dtype=float)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + eps
+        plus = f()
+        x[index] = original - eps
+        minus = f()
+        x[index] = original
+        grad[index] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def relative_error(a, b):
+    """||a - b|| / max(||a|| + ||b||, 1e-12) -> float in [0, 1]."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12))
+
+
+def make_two_layer_problem(rng, n=8, d=5, h=4, c=3):
+    """A sigmoid-hidden, softmax-output network and a batch.
+
+    Returns: params {'Wlayer1' (d, h), 'blayer1' (h,), 'Woutput' (h, c), 'boutput' (c,)},
+             x (n, d), y (n, c) one-hot.
+    """
+    params = {
+        "Wlayer1": rng.normal(0, 0.5, (d, h)), "blayer1": rng.normal(0, 0.5, h),
+        "Woutput": rng.normal(0, 0.5, (h, c)), "boutput": rng.normal(0, 0.5, c),
+    }
+    x = rng.normal(0, 1, (n, d))
+    y = np.eye(c)[rng.integers(0, c, n)]
+    return params, x, y
+
+
+def two_layer_forward(params, x):
+    """Trusted forward pass. Returns (hidden pre, hidden post, output pre, probs)."""
+    pre1 = x @ params["Wlayer1"] + params["blayer1"]
+    post1 = expit(pre1)
+    pre2 = post1 @ params["Woutput"] + params["boutput"]
+    return pre1, post1, pre2, softmax(pre2, axis=1)
+
+
+def two_layer_loss(params, x, y):
+    """Summed cross-entropy of the two-layer network on (x, y)."""
+    probs = two_layer_forward(params, x)[3]
+    return float(-np.sum(y * np.log(probs)))
+
+
+def two_layer_gradients(params, x, y):
+    """Trusted closed-form backprop of two_layer_loss. Returns {key: gradient} for the 4 params."""
+    _, post1, _, probs = two_layer_forward(params, x)
+    d_pre2 = probs - y
+    d_pre1 = (d_pre2 @ params["Woutput"].T) * post1 * (1 - post1)
+    return {
+        "Woutput": post1.T @ d_pre2, "boutput": d_pre2.sum(axis=0),
+        "Wlayer1": x.T @ d_pre1, "blayer1": d_pre1.sum(axis=0),
+    }

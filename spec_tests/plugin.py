@@ -1,0 +1,105 @@
+"""pytest plugin: ``pytest spec_tests --submission DIR`` grades the submission in DIR.
+
+Registered in pyproject.toml under the ``pytest11`` entry point, so any pytest run in an
+environment where this project is installed knows the options below.
+"""
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spec_tests._submission import Submission
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "solution"
+SUBMISSION_HELP = "directory holding the submission's modules (default: the bundled reference solution)"
+SEED_HELP = "base seed for every random draw the tests make (default 0); each test derives its own"
+QUESTION_HELP = "run only the tests of this handout question, e.g. 2.2.2 (repeatable)"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("submission", "grade a homework directory")
+    group.addoption("--submission", type=Path, default=None, help=SUBMISSION_HELP)
+    group.addoption("--grading-seed", type=int, default=None, help=SEED_HELP)
+    group.addoption("--question", action="append", default=[], help=QUESTION_HELP)
+    parser.addini("submission", SUBMISSION_HELP)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "question(qid): the handout question a test grades, e.g. '2.1.2'")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+def question_of(item):
+    """The handout question number a test item grades, or None."""
+    marker = item.get_closest_marker("question")
+    return marker.args[0] if marker and marker.args else None
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = set(config.getoption("question"))
+    selected, deselected = [], []
+    for item in items:
+        qid = question_of(item)
+        if qid is not None:
+            item.user_properties.append(("question", qid))
+        doc = getattr(getattr(item, "function", None), "__doc__", None)
+        if doc:
+            item.user_properties.append(("title", doc.strip().splitlines()[0]))
+        (selected if not wanted or qid in wanted else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def pytest_report_header(config):
+    return f"submission: {_submission_dir(config)}"
+
+
+def _submission_dir(config):
+    option = config.getoption("submission") or config.getini("submission")
+    return Path(option).resolve() if option else REFERENCE_DIR
+
+
+def _seed(config):
+    seed = config.getoption("grading_seed")
+    return 0 if seed is None else seed
+
+
+@pytest.fixture(scope="session")
+def submission(pytestconfig):
+    """The submission under test (modules are imported on first use, never before)."""
+    directory = _submission_dir(pytestconfig)
+    if not directory.is_dir():
+        pytest.fail(f"--submission {directory}: not a directory", pytrace=False)
+    return Submission(directory)
+
+
+@pytest.fixture
+def nn(submission):
+    """The submission's nn.py."""
+    return submission.module("nn")
+
+
+@pytest.fixture
+def run_q2(submission):
+    """The submission's run_q2.py."""
+    return submission.module("run_q2")
+
+
+@pytest.fixture
+def test_seed(request):
+    """A seed for this test: the grading seed mixed with the test's id, so tests draw independently."""
+    return (_seed(request.config) * 1_000_003 + zlib.crc32(request.node.nodeid.encode())) % 2**32
+
+
+@pytest.fixture
+def rng(test_seed):
+    """A numpy Generator for the data a test builds (never shared with the submission's draws)."""
+    return np.random.default_rng(test_seed)
+
+
+@pytest.fixture(autouse=True)
+def _seed_global_numpy(test_seed):
+    """Submissions draw from np.random (the handout's style): seed it per test, reproducibly."""
+    np.random.seed(test_seed)
