@@ -26,8 +26,8 @@ def print_table(results, console=None, verbose=False):
             if r.status in ("partial", "failed"):
                 console.print(f"[bold]Q{r.question.id}[/]\n{escape(r.details())}")
     for notice in results.notices:
-        console.print(f"[bold yellow]note:[/] {escape(notice)}")
-    console.print(f"[bold]{escape(results.summary())}[/]  ({results.elapsed:.1f} s, seed {results.seed})")
+        console.print(f"[bold yellow]note:[/] {escape(notice)}", soft_wrap=True)
+    console.print(f"[bold]{escape(results.summary())}[/]  ({results.elapsed:.1f} s, seed {results.seed})", soft_wrap=True)
 
 
 def _cell(text):

@@ -111,9 +111,9 @@ def read_report_log(path):
     for name, group in reports.items():
         props = dict(p for r in group for p in r.get("user_properties", []) if isinstance(p, list) and len(p) == 2)
         bad = [r for r in group if r["outcome"] != "passed"]
-        passed = not bad and any(r["when"] == "call" for r in group)
-        message = _message(bad[0]) if bad else ("" if passed else "did not run")
-        outcomes[name] = TestOutcome(name, passed, message, str(props.get("title", ""))[:200])
+        if not bad and not any(r["when"] == "call" for r in group):
+            continue  # set up but never finished: the caller knows why the process stopped
+        outcomes[name] = TestOutcome(name, not bad, _message(bad[0]) if bad else "", str(props.get("title", ""))[:200])
     return outcomes
 
 
@@ -144,6 +144,11 @@ def _message(report):
     for prefix in ("Failed: ", "AssertionError: ", "Skipped: "):
         if text.startswith(prefix):
             text = text[len(prefix):]
-    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    lines = []
+    for line in text.strip().splitlines():
+        if line.startswith("assert "):
+            break  # pytest's introspection of the failed expression: noise next to our message
+        if line.strip():
+            lines.append(line.rstrip())
     where = "" if report["when"] == "call" else f"(in test {report['when']}) "
     return where + "\n".join(lines[:MESSAGE_LINES])

@@ -13,8 +13,10 @@ from scipy.special import expit
 from spec_tests._gradcheck import GRAD_TOL, numerical_gradient, relative_error
 
 question = pytest.mark.question
-# Hypothesis draws its own examples; the function-scoped fixtures (nn, seeding) are safe to share.
-PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Hypothesis draws its own examples, derandomised so that a grade is reproducible; the
+# function-scoped fixtures (nn, seeding) are safe to share between examples.
+PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 moderate = st.floats(-50, 50, allow_nan=False)
 rows = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(2, 6)), elements=moderate)
 
@@ -66,11 +68,12 @@ def test_linear_layers_collapse_to_one_affine_map(nn, rng):
 
 @question("1.4")
 @PROPERTY
-@given(x=arrays(np.float64, 8, elements=st.floats(-20, 20)))
+@given(x=arrays(np.float64, 8, elements=st.floats(-15, 15)))
 def test_sigmoid_derivative_is_sigma_times_one_minus_sigma(nn, x):
     """σ'(x) (central differences of σ) = sigmoid_deriv(σ(x)) = σ(x)(1 - σ(x))"""
+    # Round-off in the difference quotient is about 1e-16 / 1e-6 = 1e-10; atol covers it.
     numeric = (expit(x + 1e-6) - expit(x - 1e-6)) / 2e-6
-    np.testing.assert_allclose(np.asarray(nn.sigmoid_deriv(np.asarray(nn.sigmoid(x)))), numeric, rtol=1e-5, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(nn.sigmoid_deriv(np.asarray(nn.sigmoid(x)))), numeric, rtol=1e-5, atol=1e-8)
 
 
 @question("1.5")

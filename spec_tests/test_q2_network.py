@@ -307,7 +307,9 @@ def _blobs(rng, per_class=50):
 @question("2.4.1")
 def test_train_reduces_loss_and_learns_a_separable_problem(run_q2, rng):
     """train() on 4 Gaussian blobs: loss falls and the trained weights classify ≥ 90%"""
-    # The reference reaches >= 97% on every one of 1000 seeds (see docs/statistics.md).
+    # The reference, over 1000 seeds: accuracy min 98.5%, last/first loss max 0.057; so no seed of
+    # 1000 comes near the bars (90%, 0.5): false-fail < 0.3% at 95% confidence (rule of three), in
+    # practice far less given the margins. Measured by docs/statistics.md.
     x, y = _blobs(rng)
     bound = np.sqrt(6 / 27)
     params = {"Wlayer1": rng.uniform(-bound, bound, (2, 25)), "blayer1": np.zeros(25),

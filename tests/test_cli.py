@@ -1,0 +1,87 @@
+"""The `autograde` command end to end, as a user runs it (a separate process)."""
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import jsonschema
+import pytest
+
+from autograde import PROJECT_DIR, REFERENCE_DIR
+
+SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
+
+
+def autograde(*args):
+    return subprocess.run([sys.executable, "-m", "autograde", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    proc = autograde("--results", out / "results.json", "--report", out / "report.md")
+    return proc, json.loads((out / "results.json").read_text()), (out / "report.md").read_text()
+
+
+def test_grading_the_reference_prints_full_marks(reference_run):
+    proc, _, _ = reference_run
+    assert proc.returncode == 0, proc.stderr
+    assert "Automatic score: 28 / 28 points" in proc.stdout
+    assert "The handout states 133 points in total; its questions add up to 136." in proc.stdout
+
+
+def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_question(reference_run, rubric):
+    _, results, _ = reference_run
+    jsonschema.validate(results, SCHEMA)
+    assert [t["number"] for t in results["tests"]] == [q.id for q in rubric.questions if q.graded]
+    assert all(t["score"] == t["max_score"] for t in results["tests"])
+    assert results["score"] == 28 and isinstance(results["execution_time"], float)
+
+
+def test_report_lists_the_questions_left_for_a_person(reference_run, rubric):
+    _, _, report = reference_run
+    for q in rubric.questions:
+        if not q.graded:
+            assert f"| {q.id} | " in report
+
+
+def test_a_path_that_is_not_a_submission_still_gets_a_results_file(tmp_path):
+    proc = autograde(tmp_path / "nowhere", "--results", tmp_path / "results.json")
+    assert proc.returncode == 2
+    results = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and "nowhere: not a directory or a .zip file" in results["output"]
+
+
+def test_an_empty_submission_scores_zero_and_says_what_is_missing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    proc = autograde(tmp_path / "empty", "-q", "2.2.2", "-q", "2.5.1", "--results", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr
+    tests = json.loads((tmp_path / "r.json").read_text())["tests"]
+    assert [t["score"] for t in tests] == [0, 0]
+    assert "the submission has no nn.py" in tests[0]["output"]
+    assert "the submission has no run_q2.py" in tests[1]["output"]
+
+
+def test_a_zip_with_the_modules_in_a_subfolder_is_graded(tmp_path):
+    shutil.copytree(REFERENCE_DIR, tmp_path / "hw5" / "python", ignore=shutil.ignore_patterns("__pycache__"))
+    archive = tmp_path / "hw5.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in (tmp_path / "hw5").rglob("*"):
+            zf.write(path, path.relative_to(tmp_path))
+    proc = autograde(archive, "-q", "2.2.2", "--results", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["tests"][0]["score"] == 3
+    assert "graded the modules in python/ inside the submission" in results["output"]
+
+
+def test_a_malformed_rubric_is_reported_without_a_traceback(tmp_path):
+    bad = tmp_path / "rubric.toml"
+    bad.write_text('[[question]]\nid = "1"\n')
+    proc = autograde("--rubric", bad)
+    assert proc.returncode == 2
+    assert "rubric.toml: question #1 (1): missing key 'title'" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

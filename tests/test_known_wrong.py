@@ -1,0 +1,52 @@
+"""Every known-wrong submission loses exactly the points its expected.toml says; the reference none."""
+import pytest
+
+from autograde.grading import grade
+from tests.conftest import known_wrong
+
+
+def _failed_tests(results, graded):
+    return {o.name for r in results.questions if (r.score is not None) == graded for o in r.outcomes if not o.passed}
+
+
+@pytest.mark.parametrize("name", known_wrong.names())
+def test_known_wrong_submission_loses_exactly_its_points(name, rubric, tmp_path):
+    expected = known_wrong.expected(name)
+    submission = known_wrong.build(name, tmp_path / name)
+    results = grade(submission, rubric, timeout=expected.get("timeout"))
+
+    want = expected["expected"]
+    assert _failed_tests(results, graded=True) == set(want["failing"]), f"{name}: {expected['bug']}"
+    assert _failed_tests(results, graded=False) == set(want.get("evidence_failing", []))
+    scores = {r.question.id: r.score for r in results.questions if r.score is not None}
+    full = {r.question.id: r.max_score for r in results.questions if r.score is not None}
+    assert scores == full | want["scores"]
+    assert all(full[q] > s for q, s in want["scores"].items()), "each listed question must lose points"
+    if "message" in want:
+        messages = [o.message for r in results.questions for o in r.outcomes if not o.passed]
+        assert all(want["message"] in m for m in messages), messages
+
+
+def test_there_are_at_least_eight_known_wrong_submissions():
+    assert len(known_wrong.names()) >= 8
+
+
+def test_every_scored_spec_test_is_failed_by_some_known_wrong_submission(rubric):
+    """A spec test that no known-wrong submission fails has not been shown able to fail."""
+    failing = {t for name in known_wrong.names() for t in known_wrong.expected(name)["expected"]["failing"]}
+    scored = {t for q in rubric.questions if q.graded for t in q.tests}
+    assert scored - failing == set()
+
+
+def test_every_evidence_check_is_failed_by_some_known_wrong_submission(rubric):
+    failing = {t for name in known_wrong.names() for t in known_wrong.expected(name)["expected"].get("evidence_failing", [])}
+    evidence = {t for q in rubric.questions for t in q.evidence}
+    assert evidence - failing == set()
+
+
+@pytest.mark.parametrize("seed", range(1, 21))
+def test_reference_scores_full_marks_on_every_seed(seed, rubric):
+    """The reference gets every automatic point on 20 grading seeds in a row."""
+    results = grade(known_wrong.REFERENCE_DIR, rubric, seed=seed, only={q.id for q in rubric.questions if q.graded})
+    lost = {r.question.id: r.reason for r in results.questions if r.score is not None and r.score < r.max_score}
+    assert not lost and results.score == rubric.auto_total == 28

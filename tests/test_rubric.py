@@ -1,0 +1,67 @@
+"""The rubric and the spec tests agree, and a malformed rubric fails with a message naming the entry."""
+import importlib
+import math
+
+import pytest
+
+from autograde.rubric import RubricError, load_rubric
+
+
+def _marked_tests():
+    """{(file, test name): question id} for every test function in spec_tests/."""
+    found = {}
+    for module_name in ("test_q1_theory", "test_q2_network"):
+        module = importlib.import_module(f"spec_tests.{module_name}")
+        for name, obj in vars(module).items():
+            if name.startswith("test_") and callable(obj):
+                marks = [m for m in getattr(obj, "pytestmark", []) if m.name == "question"]
+                found[(f"{module_name}.py", name)] = marks[0].args[0] if marks else None
+    return found
+
+
+def test_every_spec_test_carries_a_question_marker():
+    assert [key for key, qid in _marked_tests().items() if qid is None] == []
+
+
+def test_rubric_lists_exactly_the_spec_tests_of_each_question(rubric):
+    in_rubric = {(q.file, t): q.id for q in rubric.questions for t in (*q.tests, *q.evidence)}
+    assert in_rubric == _marked_tests()
+
+
+def test_rubric_lists_every_handout_question_with_its_points(rubric):
+    assert len(rubric.questions) == 37
+    assert rubric.listed_total == 136 and rubric.stated_total == 133
+    by_section = {}
+    for q in rubric.questions:
+        by_section[q.section] = by_section.get(q.section, 0) + q.points
+    assert by_section == {"1": 25, "2": 31, "3": 10, "4": 23, "5": 14, "6": 8, "7": 25}
+    assert rubric.auto_total == 28
+    assert rubric.extra_credit_sections == ("7",)
+
+
+def test_each_auto_question_splits_exactly_its_points(rubric):
+    for q in rubric.questions:
+        if q.graded:
+            assert math.isclose(sum(q.tests.values()), q.points), q.id
+
+
+@pytest.mark.parametrize("entry, complaint", [
+    ('id = "9.9"\ntitle = "x"\npoints = 2\nkind = "auto"\nfile = "f.py"\n[question.tests]\ntest_a = 1', "add up to 1.0, not its 2.0"),
+    ('id = "9.9"\ntitle = "x"\npoints = 2\nkind = "robot"', "kind must be one of"),
+    ('id = "9.9"\npoints = 2\nkind = "manual"', "missing key 'title'"),
+    ('id = "9.9"\ntitle = "x"\npoints = 2\nkind = "auto"', "needs `file` and `tests`"),
+    ('id = "9.9"\ntitle = "x"\npoints = "two"\nkind = "manual"', "could not convert"),
+])
+def test_malformed_rubric_entries_are_named_in_the_error(tmp_path, entry, complaint):
+    path = tmp_path / "rubric.toml"
+    path.write_text(f"[[question]]\n{entry}\n")
+    with pytest.raises(RubricError, match=complaint) as info:
+        load_rubric(path)
+    assert "question #1 (9.9)" in str(info.value) or "missing key" in str(info.value)
+
+
+def test_unreadable_rubric_names_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("[[question]\n")
+    with pytest.raises(RubricError, match="broken.toml: cannot read the rubric"):
+        load_rubric(path)

@@ -1,0 +1,38 @@
+"""Reading a child's report log: only well-formed reports count, and any failed phase fails a test."""
+import json
+
+from autograde.run import read_report_log
+
+
+def _report(nodeid, when, outcome, message=None):
+    longrepr = {"reprcrash": {"message": message}} if message else None
+    return json.dumps({"$report_type": "TestReport", "nodeid": nodeid, "when": when, "outcome": outcome,
+                       "longrepr": longrepr, "user_properties": [["title", "A title"]]})
+
+
+def test_a_test_passes_only_when_every_phase_and_case_passes(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join([
+        _report("f.py::test_a", "setup", "passed"), _report("f.py::test_a", "call", "passed"),
+        _report("f.py::test_b[1]", "call", "passed"), _report("f.py::test_b[2]", "call", "failed", "AssertionError: bad\nassert 1 == 2"),
+        _report("f.py::test_c", "setup", "failed", "RuntimeError: boom"),
+        _report("f.py::test_d", "call", "passed"), _report("f.py::test_d", "teardown", "failed", "Failed: leak"),
+        _report("f.py::test_e", "setup", "passed"),
+    ]) + "\n")
+    outcomes = read_report_log(log)
+    assert outcomes["test_a"].passed and outcomes["test_a"].title == "A title"
+    assert not outcomes["test_b"].passed and outcomes["test_b"].message == "bad"
+    assert not outcomes["test_c"].passed and outcomes["test_c"].message == "(in test setup) RuntimeError: boom"
+    assert not outcomes["test_d"].passed and outcomes["test_d"].message == "(in test teardown) leak"
+    assert "test_e" not in outcomes  # started, never finished: the caller gives the reason
+
+
+def test_malformed_lines_are_ignored(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(["not json", "[1, 2]", json.dumps({"$report_type": "TestReport", "nodeid": 3}),
+                              _report("f.py::test_a", "call", "passed")]) + "\n")
+    assert list(read_report_log(log)) == ["test_a"]
+
+
+def test_missing_log_means_no_outcomes(tmp_path):
+    assert read_report_log(tmp_path / "absent.jsonl") == {}
