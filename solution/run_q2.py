@@ -5,8 +5,15 @@ this module has no side effects.
 """
 import numpy as np
 
-from nn import (backwards, compute_loss_and_acc, forward, get_random_batches,
-                initialize_weights, sigmoid, softmax)
+from nn import (
+    backwards,
+    compute_loss_and_acc,
+    forward,
+    get_random_batches,
+    initialize_weights,
+    sigmoid,
+    softmax,
+)
 from util import linear_deriv
 
 

@@ -55,7 +55,7 @@ def test_linear_layers_collapse_to_one_affine_map(nn, rng):
     """Three layers with identity activations equal x W1 W2 W3 + b'"""
     sizes = [5, 4, 6, 3]
     params = {}
-    for i, (d, m) in enumerate(zip(sizes, sizes[1:])):
+    for i, (d, m) in enumerate(zip(sizes, sizes[1:], strict=False)):
         params[f"W{i}"], params[f"b{i}"] = rng.normal(size=(d, m)), rng.normal(size=m)
     x = rng.normal(size=(7, 5))
     h = x

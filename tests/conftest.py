@@ -1,6 +1,5 @@
 """Shared fixtures for the grader's own tests."""
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -1,0 +1,34 @@
+"""Developer sessions: `nox -s tests`, `nox -s grade`, `nox -s benchmark`, `nox -s lint`."""
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "venv"
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session):
+    """The whole test suite: spec tests on the reference, known-wrong submissions, the CLI."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def grade(session):
+    """Grade a submission (default: the reference): nox -s grade -- path/to/submission --results r.json"""
+    session.install("-e", ".")
+    session.run("autograde", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def benchmark(session):
+    """pytest-benchmark of the numpy network beside PyTorch on the CPU (installs torch)."""
+    session.install("-e", ".[bench]")
+    session.run("pytest", "benchmarks", "-o", "addopts=", "-p", "no:cacheprovider",
+                "--benchmark-columns=min,median,iqr,rounds", "--benchmark-sort=name", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session):
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
