@@ -74,7 +74,7 @@ def run_question(submission, question, *, seed=0, timeout=None, python=sys.execu
                 _kill_group(child)
         run = QuestionRun(returncode=child.returncode, timed_out=timed_out,
                           elapsed=time.monotonic() - start, output_tail=_tail(tmp / "output.txt"))
-        run.outcomes = read_report_log(log)
+        run.outcomes = read_report_log(log, submission=Path(submission), rootdir=tmp)
     return run
 
 
@@ -93,11 +93,12 @@ def _tail(path):
         return f.read().decode("utf-8", "replace")
 
 
-def read_report_log(path):
+def read_report_log(path, submission=None, rootdir=None):
     """Parse a pytest-reportlog file. Returns {test name: TestOutcome}; malformed lines are skipped.
 
     A test passes only if every phase (setup, call, teardown) of every parametrised case passed;
-    a skipped test earns nothing.
+    a skipped test earns nothing. With the submission's directory (and the child's rootdir, which
+    traceback paths are relative to), a failure raised in the submission's code says where.
     """
     reports = {}
     if Path(path).exists():
@@ -113,7 +114,7 @@ def read_report_log(path):
         bad = [r for r in group if r["outcome"] != "passed"]
         if not bad and not any(r["when"] == "call" for r in group):
             continue  # set up but never finished: the caller knows why the process stopped
-        outcomes[name] = TestOutcome(name, not bad, _message(bad[0]) if bad else "", str(props.get("title", ""))[:200])
+        outcomes[name] = TestOutcome(name, not bad, _message(bad[0], submission, rootdir) if bad else "", str(props.get("title", ""))[:200])
     return outcomes
 
 
@@ -131,12 +132,15 @@ def _parse_line(raw):
     return report
 
 
-def _message(report):
+def _message(report, submission=None, rootdir=None):
     """The student-facing reason from a failed or skipped report."""
     longrepr = report.get("longrepr")
     if isinstance(longrepr, dict):
         crash = longrepr.get("reprcrash") or {}
         text = str(crash.get("message", ""))
+        where = _submission_frame(longrepr, submission, rootdir)
+        if where and not text.startswith(("AssertionError", "Failed: ")):
+            text = f"{text.splitlines()[0] if text else 'error'} (raised at {where})"
     elif isinstance(longrepr, list) and len(longrepr) == 3:  # skip: (path, line, reason)
         text = str(longrepr[2])
     else:
@@ -152,3 +156,18 @@ def _message(report):
             lines.append(line.rstrip())
     where = "" if report["when"] == "call" else f"(in test {report['when']}) "
     return where + "\n".join(lines[:MESSAGE_LINES])
+
+
+def _submission_frame(longrepr, submission, rootdir):
+    """'nn.py:58' for the innermost traceback entry in the submission's own files, else None."""
+    if submission is None:
+        return None
+    entries = (longrepr.get("reprtraceback") or {}).get("reprentries") or []
+    for entry in reversed(entries if isinstance(entries, list) else []):
+        loc = (entry.get("data") or {}).get("reprfileloc") if isinstance(entry, dict) else None
+        if not isinstance(loc, dict) or not isinstance(loc.get("path"), str):
+            continue
+        path = Path(rootdir or ".", loc["path"]).resolve()
+        if path.is_relative_to(submission.resolve()):
+            return f"{path.relative_to(submission.resolve())}:{loc.get('lineno')}"
+    return None

@@ -36,3 +36,15 @@ def test_malformed_lines_are_ignored(tmp_path):
 
 def test_missing_log_means_no_outcomes(tmp_path):
     assert read_report_log(tmp_path / "absent.jsonl") == {}
+
+
+def test_an_error_raised_in_the_submission_says_where(tmp_path):
+    submission, rootdir = tmp_path / "sub", tmp_path / "run"
+    submission.mkdir(), rootdir.mkdir()
+    entries = [{"type": "ReprEntry", "data": {"reprfileloc": {"path": "/spec/test_q2.py", "lineno": 9}}},
+               {"type": "ReprEntry", "data": {"reprfileloc": {"path": "../sub/nn.py", "lineno": 57}}}]
+    report = json.loads(_report("f.py::test_a", "call", "failed", "KeyError: 'cache_output'"))
+    report["longrepr"]["reprtraceback"] = {"reprentries": entries}
+    (tmp_path / "log.jsonl").write_text(json.dumps(report) + "\n")
+    outcome = read_report_log(tmp_path / "log.jsonl", submission=submission, rootdir=rootdir)["test_a"]
+    assert outcome.message == "KeyError: 'cache_output' (raised at nn.py:57)"
