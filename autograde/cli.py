@@ -1,6 +1,7 @@
 """The `autograde` command: thin argument parsing over grading.grade and the report writers."""
 import argparse
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -32,9 +33,17 @@ def get_args_parser():
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
-    """Run the command. Returns the exit status: 0 graded, 1 grader failure (report still written), 2 bad input."""
+    """Run the command. Returns the exit status: 0 graded, 1 grader failure, 2 bad input, 130 interrupted.
+
+    A results file and report, when asked for, are written in every case.
+    """
     args = get_args_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a container's stop: same clean-up as Ctrl-C
     console = Console(stderr=False)
     try:
         rubric = load_rubric(args.rubric)
@@ -50,6 +59,9 @@ def main(argv=None):
                             timeout=args.timeout, progress=lambda qid: bar.advance(task))
     except SubmissionError as exc:
         results, status = failed_everything(args.submission, rubric, str(exc), args.seed), 2
+    except KeyboardInterrupt:
+        notice = "grading was interrupted before it finished; no points were given"
+        results, status = failed_everything(args.submission, rubric, notice, args.seed), 130
     except Exception:  # a bug in the grader itself: still write a report that says so
         notice = "the autograder failed; no points could be given automatically. Details for staff:\n" + traceback.format_exc(limit=5)
         results, status = failed_everything(args.submission, rubric, notice, args.seed), 1

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from autograde.results import GradingResults, QuestionResult
-from autograde.run import TestOutcome, run_question
+from autograde.run import TestOutcome, kill_all_children, run_question
 
 CONTRACT_MARKER = "nn.py"   # the file that tells a submission's module directory apart
 
@@ -76,13 +76,19 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
         wanted = [q for q in rubric.questions if only is None or q.id in only]
         runnable = [q for q in wanted if q.test_names]
         limit = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in runnable}
+        runs = {}
         with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
             futures = {q.id: pool.submit(run_question, copy, q, seed=seed, timeout=limit[q.id]) for q in runnable}
-            runs = {}
-            for qid, future in futures.items():
-                runs[qid] = future.result()
-                if progress:
-                    progress(qid)
+            try:
+                for qid, future in futures.items():
+                    runs[qid] = future.result()
+                    if progress:
+                        progress(qid)
+            except BaseException:  # Ctrl-C or a grader bug: leave no test process behind
+                for future in futures.values():
+                    future.cancel()
+                kill_all_children()
+                raise
         results.questions = [score_question(q, runs.get(q.id), limit.get(q.id)) for q in wanted]
     results.elapsed = time.monotonic() - start
     return results

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from autograde import SPEC_DIR
 OUTPUT_TAIL_BYTES = 4000
 MAX_LOG_LINE = 1_000_000
 MESSAGE_LINES = 8
+_live_children = set()          # children are session leaders: Ctrl-C does not reach them
+_live_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def run_question(submission, question, *, seed=0, timeout=None, python=sys.execu
         with open(tmp / "output.txt", "wb") as output:
             child = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
                                      stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+            with _live_lock:
+                _live_children.add(child)
             timed_out = False
             try:
                 child.wait(timeout=timeout)
@@ -72,10 +77,20 @@ def run_question(submission, question, *, seed=0, timeout=None, python=sys.execu
                 timed_out = True
             finally:
                 _kill_group(child)
+                with _live_lock:
+                    _live_children.discard(child)
         run = QuestionRun(returncode=child.returncode, timed_out=timed_out,
                           elapsed=time.monotonic() - start, output_tail=_tail(tmp / "output.txt"))
         run.outcomes = read_report_log(log, submission=Path(submission), rootdir=tmp)
     return run
+
+
+def kill_all_children():
+    """Kill every child this process is still running (on interrupt: they would outlive it)."""
+    with _live_lock:
+        children = list(_live_children)
+    for child in children:
+        _kill_group(child)
 
 
 def _kill_group(child):

@@ -1,14 +1,18 @@
 """The `autograde` command end to end, as a user runs it (a separate process)."""
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
+from pathlib import Path
 
 import jsonschema
 import pytest
 
 from autograde import PROJECT_DIR, REFERENCE_DIR
+from tests.conftest import known_wrong
 
 SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
 
@@ -85,3 +89,33 @@ def test_a_malformed_rubric_is_reported_without_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert "rubric.toml: question #1 (1): missing key 'title'" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def _children_of(pid):
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list child processes")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_kills_its_test_processes_and_still_writes_results(tmp_path, signum):
+    submission = known_wrong.build("softmax_hangs", tmp_path / "sub")
+    proc = subprocess.Popen([sys.executable, "-m", "autograde", str(submission), "--results", str(tmp_path / "r.json")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not (children := _children_of(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert children, "autograde started no test process"
+    proc.send_signal(signum)
+    assert proc.wait(timeout=30) == 130
+    time.sleep(0.5)
+    assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["score"] == 0 and "grading was interrupted" in results["output"]
