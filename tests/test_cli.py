@@ -12,14 +12,15 @@ import jsonschema
 import pytest
 
 from autograde import PROJECT_DIR, REFERENCE_DIR
+from autograde.run import read_report_log
 from tests.conftest import known_wrong
 
 SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
 
 
-def autograde(*args):
+def autograde(*args, **env):
     return subprocess.run([sys.executable, "-m", "autograde", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+                          text=True, timeout=300, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **env})
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +120,15 @@ def test_an_interrupted_run_kills_its_test_processes_and_still_writes_results(tm
     assert [pid for pid in children if Path(f"/proc/{pid}").exists()] == []
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["score"] == 0 and "grading was interrupted" in results["output"]
+
+
+def test_autograde_and_a_direct_pytest_run_draw_the_same_random_data(tmp_path):
+    """A student can reproduce a grader's failure with `pytest spec_tests --submission DIR`."""
+    submission = known_wrong.build("xavier_normal", tmp_path / "sub")
+    autograde(submission, "-q", "2.1.2", "--results", tmp_path / "r.json")
+    graded = json.loads((tmp_path / "r.json").read_text())["tests"][0]["output"]
+    subprocess.run([sys.executable, "-m", "pytest", "spec_tests/test_q2_network.py", "--submission", str(submission),
+                    "--question", "2.1.2", f"--report-log={tmp_path / 'log.jsonl'}", "-p", "no:cacheprovider"],
+                   cwd=PROJECT_DIR, capture_output=True, timeout=120)
+    direct = read_report_log(tmp_path / "log.jsonl")["test_initialize_weights_fill_the_xavier_uniform_support"]
+    assert "max |W| = " in direct.message and direct.message in graded
