@@ -7,6 +7,7 @@ import traceback
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from autograde import REFERENCE_DIR
@@ -44,35 +45,44 @@ def main(argv=None):
     """
     args = get_args_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a container's stop: same clean-up as Ctrl-C
-    console = Console(stderr=False)
+    console = Console()
     try:
         rubric = load_rubric(args.rubric)
     except RubricError as exc:
-        console.print(f"[red]autograde:[/] {exc}", markup=True, highlight=False)
+        console.print(f"[red]autograde:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        _write(args.results, {"score": 0, "execution_time": 0, "output": f"autograder configuration error: {exc}", "tests": []})
         return 2
+    only = set(args.question) if args.question else None
+    unknown = sorted(only - {q.id for q in rubric.questions}) if only else []
     status = 0
     try:
+        if unknown:
+            raise SubmissionError(f"no question {', '.join(unknown)} in {rubric.source}")
         with Progress(console=Console(stderr=True), transient=True) as bar:
-            wanted = [q for q in rubric.questions if q.test_names and (not args.question or q.id in args.question)]
-            task = bar.add_task("grading", total=len(wanted))
-            results = grade(args.submission, rubric, seed=args.seed, jobs=args.jobs, only=args.question,
+            task = bar.add_task("grading", total=sum(1 for q in rubric.questions if q.test_names and (not only or q.id in only)))
+            results = grade(args.submission, rubric, seed=args.seed, jobs=args.jobs, only=only,
                             timeout=args.timeout, progress=lambda qid: bar.advance(task))
+        status = 1 if results.grader_errors else 0
     except SubmissionError as exc:
-        results, status = failed_everything(args.submission, rubric, str(exc), args.seed), 2
+        results, status = failed_everything(args.submission, rubric, str(exc), args.seed, only), 2
     except KeyboardInterrupt:
         notice = "grading was interrupted before it finished; no points were given"
-        results, status = failed_everything(args.submission, rubric, notice, args.seed), 130
+        results, status = failed_everything(args.submission, rubric, notice, args.seed, only), 130
     except Exception:  # a bug in the grader itself: still write a report that says so
         notice = "the autograder failed; no points could be given automatically. Details for staff:\n" + traceback.format_exc(limit=5)
-        results, status = failed_everything(args.submission, rubric, notice, args.seed), 1
+        results, status = failed_everything(args.submission, rubric, notice, args.seed, only), 1
     print_table(results, console, verbose=args.verbose)
-    if args.results:
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(results.to_gradescope(), indent=2, ensure_ascii=False), encoding="utf-8")
+    _write(args.results, results.to_gradescope())
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(markdown_report(results), encoding="utf-8")
     return status
+
+
+def _write(path, gradescope):
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(gradescope, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":

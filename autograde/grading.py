@@ -20,10 +20,11 @@ class SubmissionError(ValueError):
 
 @contextmanager
 def opened_submission(path):
-    """Yield the directory holding the submission's modules.
+    """Yield (directory holding the submission's modules, notice or None).
 
-    Accepts the directory itself, a directory whose one subfolder (e.g. python/) holds the modules,
-    or a .zip of either. Raises SubmissionError when no such directory exists.
+    Accepts the directory itself, a directory with the modules in a subfolder (e.g. python/), or
+    a .zip of either. Where nn.py sits in several folders the shallowest one is graded and the
+    notice says so. Raises SubmissionError when the path is neither a folder nor a zip.
     """
     path = Path(path)
     if path.is_file() and zipfile.is_zipfile(path):
@@ -38,17 +39,24 @@ def opened_submission(path):
 
 
 def _module_dir(root, shown):
-    if (root / CONTRACT_MARKER).is_file():
-        return root
-    candidates = sorted({p.parent for p in root.rglob(CONTRACT_MARKER)
-                         if "__MACOSX" not in p.parts and len(p.relative_to(root).parts) <= 4})
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        return root  # grade it anyway: every question will say what is missing
-    listed = ", ".join(str(c.relative_to(root)) for c in candidates)
-    raise SubmissionError(f"{shown}: {CONTRACT_MARKER} appears in several folders ({listed}); "
-                          "submit one folder laid out like the handout's python/")
+    found = sorted((len(p.relative_to(root).parts), p.parent) for p in root.rglob(CONTRACT_MARKER)
+                   if "__MACOSX" not in p.parts and len(p.relative_to(root).parts) <= 5)
+    if not found:
+        return root, None  # grade it anyway: every question will say what is missing
+    shallowest = [folder for depth, folder in found if depth == found[0][0]]
+    if len(shallowest) > 1:
+        listed = ", ".join(f"{f.relative_to(root)}/" for f in shallowest)
+        raise SubmissionError(f"{shown}: {CONTRACT_MARKER} appears in several folders at the same depth "
+                              f"({listed}); submit one folder laid out like the handout's python/")
+    chosen = shallowest[0]
+    ignored = [f"{f.relative_to(root)}/" for _, f in found[1:]]
+    notice = None
+    if chosen != root or ignored:
+        where = "the top folder" if chosen == root else f"{chosen.relative_to(root)}/"
+        notice = f"graded the modules in {where} of the submission"
+        if ignored:
+            notice += f"; ignored other copies of {CONTRACT_MARKER} in {', '.join(ignored)}"
+    return chosen, notice
 
 
 def _safe_extract(archive, target):
@@ -70,9 +78,9 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
     """
     start = time.monotonic()
     results = GradingResults(str(submission), rubric, seed=seed)
-    with opened_submission(submission) as directory, _private_copy(directory) as copy:
-        if Path(directory) != Path(submission):
-            results.notices.append(f"graded the modules in {Path(directory).name}/ inside the submission")
+    with opened_submission(submission) as (directory, notice), _private_copy(directory) as copy:
+        if notice:
+            results.notices.append(notice)
         wanted = [q for q in rubric.questions if only is None or q.id in only]
         runnable = [q for q in wanted if q.test_names]
         limit = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in runnable}
@@ -90,6 +98,12 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
                 kill_all_children()
                 raise
         results.questions = [score_question(q, runs.get(q.id), limit.get(q.id)) for q in wanted]
+        for qid, run in runs.items():
+            if run.runner_failed:
+                results.grader_errors.append(
+                    f"Q{qid}: the test runner exited with code {run.returncode} before reporting any test "
+                    f"(a grader or rubric problem, unless the submission ended the process while loading). "
+                    f"Its last output:\n{run.output_tail[-1500:]}")
     results.elapsed = time.monotonic() - start
     return results
 

@@ -27,6 +27,8 @@ def print_table(results, console=None, verbose=False):
                 console.print(f"[bold]Q{r.question.id}[/]\n{escape(r.details())}")
     for notice in results.notices:
         console.print(f"[bold yellow]note:[/] {escape(notice)}", soft_wrap=True)
+    for error in results.grader_errors:
+        console.print(f"[bold red]grader error:[/] {escape(error)}", soft_wrap=True)
     console.print(f"[bold]{escape(results.summary())}[/]  ({results.elapsed:.1f} s, seed {results.seed})", soft_wrap=True)
 
 
@@ -39,7 +41,9 @@ def _cell(text):
 def markdown_report(results):
     """A Markdown page: score table, each failure's details, and the questions left for a person."""
     lines = [f"# HW5 grading report: {_cell(results.submission)}", "", results.summary(), ""]
-    lines += [f"> note: {_cell(n)}" for n in results.notices] + ([""] if results.notices else [])
+    lines += [f"> note: {_cell(n)}" for n in results.notices]
+    lines += [f"> **grader error**: {_cell(e)}" for e in results.grader_errors]
+    lines += [""] if results.notices or results.grader_errors else []
     lines += ["| Q | title | points | max | reason |", "|---|---|--:|--:|---|"]
     for r in results.questions:
         lines.append(f"| {r.question.id} | {_cell(r.question.title)} | {_points(r.score)} | {r.max_score:g} | {_cell(r.reason)} |")

@@ -39,6 +39,7 @@ class GradingResults:
     seed: int = 0
     elapsed: float = 0.0
     notices: list = field(default_factory=list)    # grader-level messages, shown everywhere
+    grader_errors: list = field(default_factory=list)  # the grader, not the submission, failed here
 
     @property
     def score(self):
@@ -52,11 +53,12 @@ class GradingResults:
         """One paragraph: the automatic score and what is left for people."""
         manual = [r for r in self.questions if r.status == "manual"]
         pending = [r for r in self.questions if r.status == "pending"]
-        text = (f"Automatic score: {self.score:g} / {self.max_score:g} points. "
-                f"{sum(r.max_score for r in manual):g} points in {len(manual)} questions are for a person to grade")
+        text = f"Automatic score: {self.score:g} / {self.max_score:g} points."
+        if manual:
+            text += f" {sum(r.max_score for r in manual):g} points in {len(manual)} questions are for a person to grade."
         if pending:
-            text += f"; {sum(r.max_score for r in pending):g} points in {len(pending)} questions have no automatic tests yet"
-        return (text + f". The handout states {self.rubric.stated_total:g} points in total; "
+            text += f" {sum(r.max_score for r in pending):g} points in {len(pending)} questions have no automatic tests yet."
+        return (text + f" The handout states {self.rubric.stated_total:g} points in total; "
                 f"its questions add up to {self.rubric.listed_total:g}.")
 
     def to_gradescope(self):
@@ -70,16 +72,16 @@ class GradingResults:
             "output": r.details() or r.reason,
             "visibility": r.question.visibility,
         } for r in self.questions if r.score is not None]
-        output = "\n".join([*self.notices, self.summary()])
+        output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary()])
         return {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 
 
-def failed_everything(submission, rubric, notice, seed=0):
+def failed_everything(submission, rubric, notice, seed=0, only=None):
     """Results for a grading run that could not happen at all: 0 points, the reason shown."""
     results = GradingResults(str(submission), rubric, seed=seed, notices=[notice])
     for question in rubric.questions:
-        if question.graded:
+        if question.graded and (only is None or question.id in only):
             missing = tuple(TestOutcome(name, False, notice) for name in question.tests)
             results.questions.append(QuestionResult(question, 0.0, "failed", notice, missing))
     return results

@@ -68,16 +68,23 @@ def load_rubric(path=DEFAULT_RUBRIC):
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RubricError(f"{path}: cannot read the rubric: {exc}") from exc
-    defaults = data.get("defaults", {})
-    questions = tuple(_question(path, i, entry, defaults) for i, entry in enumerate(data.get("question", [])))
+    entries, defaults, handout = data.get("question", []), data.get("defaults", {}), data.get("handout", {})
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise RubricError(f"{path}: `question` must be a list of tables, each written [[question]]")
+    if not isinstance(defaults, dict) or not isinstance(handout, dict):
+        raise RubricError(f"{path}: [defaults] and [handout] must be tables")
+    questions = tuple(_question(path, i, entry, defaults) for i, entry in enumerate(entries))
     ids = [q.id for q in questions]
     if len(set(ids)) != len(ids):
         raise RubricError(f"{path}: question ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
-    handout = data.get("handout", {})
-    return Rubric(questions, float(handout.get("stated_total", sum(q.points for q in questions))),
-                  tuple(handout.get("extra_credit", ())), str(path))
+    try:
+        stated = float(handout.get("stated_total", sum(q.points for q in questions)))
+        extra = tuple(str(s) for s in handout.get("extra_credit", ()))
+    except (TypeError, ValueError) as exc:
+        raise RubricError(f"{path}: [handout]: {exc}") from exc
+    return Rubric(questions, stated, extra, str(path))
 
 
 def _question(path, index, entry, defaults):

@@ -1,7 +1,9 @@
 """Run one question's spec tests on a submission in a child process, and read back the outcomes.
 
 The submission's code only ever runs in the child (a pytest process with a time limit); this
-module, in the parent, reads the child's JSON-lines report log and trusts nothing else it did.
+module, in the parent, scores from the child's JSON-lines report log alone, validating each line.
+Limit: code running in the child can write to that log too, so a deliberately forged log is not
+detected here; the sandbox of issue 7 (bubblewrap, no write access outside /tmp) closes that gap.
 """
 import json
 import os
@@ -37,8 +39,14 @@ class QuestionRun:
     outcomes: dict = field(default_factory=dict)
     returncode: int | None = None
     timed_out: bool = False
+    started: bool = False   # at least one test phase was reported
     elapsed: float = 0.0
     output_tail: str = ""
+
+    @property
+    def runner_failed(self):
+        """pytest stopped with an error of its own (usage, collection, internal, no tests) before any test."""
+        return not self.timed_out and self.returncode in (2, 3, 4, 5) and not self.outcomes and not self.started
 
     def ended_early_reason(self, timeout):
         """Why tests that did not report are missing, in words."""
@@ -82,6 +90,7 @@ def run_question(submission, question, *, seed=0, timeout=None, python=sys.execu
         run = QuestionRun(returncode=child.returncode, timed_out=timed_out,
                           elapsed=time.monotonic() - start, output_tail=_tail(tmp / "output.txt"))
         run.outcomes = read_report_log(log, submission=Path(submission), rootdir=tmp)
+        run.started = bool(run.outcomes) or _any_test_report(log)
     return run
 
 
@@ -133,6 +142,13 @@ def read_report_log(path, submission=None, rootdir=None):
     return outcomes
 
 
+def _any_test_report(path):
+    if not Path(path).exists():
+        return False
+    with open(path, "rb") as f:
+        return any(_parse_line(raw) is not None for raw in f)
+
+
 def _parse_line(raw):
     if len(raw) > MAX_LOG_LINE:
         return None
@@ -164,12 +180,15 @@ def _message(report, submission=None, rootdir=None):
         if text.startswith(prefix):
             text = text[len(prefix):]
     lines = []
-    for line in text.strip().splitlines():
+    raw_lines = text.strip().splitlines()
+    if len(raw_lines) > 1 and raw_lines[0].startswith("Not equal to tolerance"):
+        raw_lines[:2] = raw_lines[1::-1]  # numpy puts its boilerplate before the test's own message
+    for line in raw_lines:
         if line.startswith("assert "):
             break  # pytest's introspection of the failed expression: noise next to our message
         if line.strip():
             lines.append(line.rstrip())
-    where = "" if report["when"] == "call" else f"(in test {report['when']}) "
+    where = {"call": "", "setup": "(while preparing the check) ", "teardown": "(after the check) "}.get(report["when"], "")
     return where + "\n".join(lines[:MESSAGE_LINES])
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from autograde import REFERENCE_DIR
 from spec_tests._gradcheck import two_layer_forward
-from spec_tests.test_q2_network import toy_training_problem
+from spec_tests.test_q2_network import TRAIN_EPOCHS, toy_training_problem
 
 sys.path.insert(0, str(REFERENCE_DIR))
 import run_q2  # noqa: E402
@@ -22,8 +22,9 @@ def main(seeds):
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         np.random.seed(seed)
-        x, y, params = toy_training_problem(rng)
-        history = run_q2.train(x, y, params, epochs=30, batch_size=5, learning_rate=1e-2)
+        x, y, x_valid, y_valid, params = toy_training_problem(rng)
+        history = run_q2.train(x, y, params, epochs=TRAIN_EPOCHS, batch_size=5, learning_rate=1e-2,
+                               valid=(x_valid, y_valid))
         accuracies.append(np.mean(two_layer_forward(params, x)[3].argmax(1) == y.argmax(1)))
         ratios.append(history["train_loss"][-1] / history["train_loss"][0])
     print(f"{seeds} seeds: accuracy min {min(accuracies):.4f} (bar 0.90), mean {np.mean(accuracies):.4f}; "

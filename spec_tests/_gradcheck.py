@@ -69,3 +69,35 @@ def two_layer_gradients(params, x, y):
         "Woutput": post1.T @ d_pre2, "boutput": d_pre2.sum(axis=0),
         "Wlayer1": x.T @ d_pre1, "blayer1": d_pre1.sum(axis=0),
     }
+
+
+def trusted_contract_functions():
+    """Oracle versions of the nn.py/util.py functions a training loop calls, by contract name.
+
+    A test of the training loop patches these over the submission's own, so that a bug graded in
+    another question (softmax, forward, ...) does not cost the loop's points a second time.
+    """
+    def sigmoid_deriv(post):
+        return post * (1 - post)
+
+    def forward(X, params, name="", activation=expit):
+        pre = X @ params["W" + name] + params["b" + name]
+        params["cache_" + name] = (X, pre, activation(pre))
+        return params["cache_" + name][2]
+
+    def backwards(delta, params, name="", activation_deriv=sigmoid_deriv):
+        X, _, post = params["cache_" + name]
+        grad_pre = delta * activation_deriv(post)
+        params["grad_W" + name], params["grad_b" + name] = X.T @ grad_pre, grad_pre.sum(axis=0)
+        return grad_pre @ params["W" + name].T
+
+    def compute_loss_and_acc(y, probs):
+        return float(-np.sum(y * np.log(probs))), float(np.mean(probs.argmax(1) == y.argmax(1)))
+
+    def get_random_batches(x, y, batch_size):
+        order = np.random.permutation(len(x))
+        return [(x[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(x), batch_size)]
+
+    return {"sigmoid": expit, "sigmoid_deriv": sigmoid_deriv, "softmax": lambda x: softmax(x, axis=1),
+            "forward": forward, "backwards": backwards, "compute_loss_and_acc": compute_loss_and_acc,
+            "get_random_batches": get_random_batches, "linear": lambda x: x, "linear_deriv": np.ones_like}

@@ -80,16 +80,44 @@ def test_a_zip_with_the_modules_in_a_subfolder_is_graded(tmp_path):
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["tests"][0]["score"] == 3
-    assert "graded the modules in python/ inside the submission" in results["output"]
+    assert "graded the modules in hw5/python/ of the submission" in results["output"]
 
 
 def test_a_malformed_rubric_is_reported_without_a_traceback(tmp_path):
     bad = tmp_path / "rubric.toml"
     bad.write_text('[[question]]\nid = "1"\n')
-    proc = autograde("--rubric", bad)
+    proc = autograde("--rubric", bad, "--results", tmp_path / "r.json")
     assert proc.returncode == 2
     assert "rubric.toml: question #1 (1): missing key 'title'" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and "missing key 'title'" in results["output"]
+
+
+def test_a_rubric_naming_a_missing_test_file_is_a_grader_error_not_a_zero(tmp_path, rubric):
+    text = (PROJECT_DIR / "autograde" / "rubric.toml").read_text().replace('file = "test_q2_network.py"', 'file = "test_q2_nope.py"')
+    (tmp_path / "rubric.toml").write_text(text)
+    proc = autograde("--rubric", tmp_path / "rubric.toml", "-q", "2.2.2", "--results", tmp_path / "r.json")
+    assert proc.returncode == 1
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert "GRADER ERROR Q2.2.2: the test runner exited with code 4" in results["output"]
+
+
+def test_an_unknown_question_is_a_usage_error(tmp_path):
+    proc = autograde("-q", "2.2.9", "--results", tmp_path / "r.json")
+    assert proc.returncode == 2
+    assert "no question 2.2.9 in" in json.loads((tmp_path / "r.json").read_text())["output"]
+
+
+def test_a_backup_copy_in_a_deeper_folder_is_ignored_with_a_notice(tmp_path):
+    shutil.copytree(REFERENCE_DIR, tmp_path / "sub" / "python", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "sub" / "python" / "old").mkdir()
+    (tmp_path / "sub" / "python" / "old" / "nn.py").write_text("raise SystemExit('old copy')\n")
+    proc = autograde(tmp_path / "sub", "-q", "2.2.2", "--results", tmp_path / "r.json")
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert proc.returncode == 0 and results["tests"][0]["score"] == 3
+    assert "graded the modules in python/ of the submission; ignored other copies of nn.py in python/old/" in results["output"]
 
 
 def _children_of(pid):

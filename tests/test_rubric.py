@@ -65,3 +65,16 @@ def test_unreadable_rubric_names_the_file(tmp_path):
     path.write_text("[[question]\n")
     with pytest.raises(RubricError, match="broken.toml: cannot read the rubric"):
         load_rubric(path)
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ('[question]\nid = "1"\n', "must be a list of tables"),
+    ('question = 3\n', "must be a list of tables"),
+    ('[handout]\nstated_total = "133 points"\n', r"\[handout\]: could not convert"),
+    ('defaults = 2\n', "must be tables"),
+])
+def test_a_malformed_rubric_structure_is_a_rubric_error(tmp_path, text, complaint):
+    path = tmp_path / "rubric.toml"
+    path.write_text(text)
+    with pytest.raises(RubricError, match=complaint):
+        load_rubric(path)

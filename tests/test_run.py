@@ -22,8 +22,8 @@ def test_a_test_passes_only_when_every_phase_and_case_passes(tmp_path):
     outcomes = read_report_log(log)
     assert outcomes["test_a"].passed and outcomes["test_a"].title == "A title"
     assert not outcomes["test_b"].passed and outcomes["test_b"].message == "bad"
-    assert not outcomes["test_c"].passed and outcomes["test_c"].message == "(in test setup) RuntimeError: boom"
-    assert not outcomes["test_d"].passed and outcomes["test_d"].message == "(in test teardown) leak"
+    assert not outcomes["test_c"].passed and outcomes["test_c"].message == "(while preparing the check) RuntimeError: boom"
+    assert not outcomes["test_d"].passed and outcomes["test_d"].message == "(after the check) leak"
     assert "test_e" not in outcomes  # started, never finished: the caller gives the reason
 
 
