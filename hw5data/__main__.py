@@ -1,0 +1,31 @@
+"""python -m hw5data build-lite [--seed N] [--montage PNG]: build (or read) the cached nist36-lite."""
+import argparse
+import sys
+
+import numpy as np
+
+from hw5data import nist36_lite
+from hw5data.montage import save_montage
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m hw5data", description=__doc__)
+    parser.add_argument("command", choices=["build-lite"])
+    parser.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    parser.add_argument("--montage", help="also write a PNG montage of the training split here")
+    args = parser.parse_args(argv)
+    try:
+        splits, folder = nist36_lite.cached(seed=args.seed)
+    except nist36_lite.MissingSourceData as exc:
+        print(f"hw5data: {exc}", file=sys.stderr)
+        return 2
+    for split, (x, y) in splits.items():
+        print(f"{split:5s} {x.shape[0]:5d} rows, {int(np.min(y.sum(0)))} per class")
+    print(f"cached in {folder}")
+    if args.montage:
+        print(save_montage(*splits["train"], args.montage, per_class=12, title=f"nist36-lite train, seed {args.seed}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
