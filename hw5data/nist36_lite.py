@@ -1,24 +1,32 @@
 """nist36-lite: a NIST36-format data set built from real handwriting, for machines without NIST36.
 
 Letters A–Z: the real NIST letters of the 2016 homework (nist26_valid.mat and its 2016-10-26
-release; rows the second file repeats exactly are dropped). Digits 0–9: the MNIST test set,
-made to look like NIST rows (see mnist_to_nist). Every class gets the same number of examples,
-split train/valid/test 6:2:1 like the handout's files (10800/3600/1800), reproducibly from a seed.
+release; rows the second file repeats exactly are dropped) and the pen-on-paper capitals of
+handwritten_png62. Digits 0–9: the pen-on-paper digits of handwritten_png62 and MNIST test digits.
+Photos and MNIST glyphs are made to look like NIST rows (to_nist_image). Every class gets the same
+number of examples, split train/valid/test 6:2:1 like the handout's files, reproducibly from a
+seed; handwritten_png62 is split by index blocks, since neighbouring indices share a writer.
 """
 import gzip
+import hashlib
 import json
 
 import numpy as np
 import scipy.io
+from skimage.color import rgb2gray
+from skimage.io import imread
+from skimage.morphology import dilation, disk, skeletonize
 from skimage.transform import resize
 
 from hw5data import nist36
 from hw5data.paths import cache_dir, shared_data_dir
 
-VERSION = 1                   # bump when the recipe changes: cached copies are then rebuilt
+VERSION = 2                   # bump when the recipe changes: cached copies are then rebuilt
 NIST26_FILES = ("nist26/nist26_valid.mat", "nist26/nist26_valid_20161026.mat")
 MNIST_IMAGES, MNIST_LABELS = "mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"
+PEN_FOLDER = "handwritten_png62/PNG"
 GLYPH_HEIGHT = 24             # NIST letters' ink spans 23.7 of 32 rows on average (nist26, measured)
+MIN_STROKE = 2.75             # px; NIST strokes are 3.5 px wide (ink area / skeleton length, nist26)
 SPLIT_FRACTIONS = (6, 2, 1)   # train : valid : test
 
 
@@ -56,14 +64,13 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def mnist_to_nist(image):
-    """An MNIST digit (28, 28) uint8, white ink on black -> an upright NIST-style (32, 32) float image.
+def to_nist_image(ink):
+    """An ink-intensity image (H, W) in [0, 1], ink = 1 -> an upright NIST-style (32, 32) image.
 
-    Dark ink (0) on white (1), the glyph's bounding box scaled to GLYPH_HEIGHT rows (which also
-    brings MNIST's 2.8-px strokes to NIST's 3.5 px) and centred, as NIST crops are.
+    Dark ink (0) on white (1); the glyph's bounding box scaled to GLYPH_HEIGHT rows (at most 28
+    columns) and centred, as NIST crops are; strokes thinner than MIN_STROKE are thickened.
     """
-    ink = image.astype(np.float64) / 255.0
-    rows, cols = np.nonzero(ink > 0.1)
+    rows, cols = np.nonzero(ink > 0.5)
     glyph = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     scale = min(GLYPH_HEIGHT / glyph.shape[0], (nist36.SIDE - 4) / glyph.shape[1])
     height, width = (max(1, round(s * scale)) for s in glyph.shape)
@@ -71,7 +78,53 @@ def mnist_to_nist(image):
     canvas = np.zeros((nist36.SIDE, nist36.SIDE))
     top, left = (nist36.SIDE - height) // 2, (nist36.SIDE - width) // 2
     canvas[top:top + height, left:left + width] = glyph
+    for _ in range(2):
+        if stroke_width(canvas) >= MIN_STROKE:
+            break
+        canvas = dilation(canvas, disk(1))
     return 1.0 - canvas
+
+
+def stroke_width(ink):
+    """Mean stroke width in px of an ink image: ink area over skeleton length."""
+    mask = ink > 0.5
+    return mask.sum() / max(1, skeletonize(mask).sum())
+
+
+def mnist_to_nist(image):
+    """An MNIST digit (28, 28) uint8, white ink on black -> an upright NIST-style (32, 32) image."""
+    return to_nist_image(image.astype(np.float64) / 255.0)
+
+
+def pen_to_nist(rgba):
+    """A pen-on-paper crop (H, W, 3 or 4) uint8 -> an upright NIST-style (32, 32) image.
+
+    Ink intensity is measured from the paper's grey (the median pixel) to the darkest ink.
+    """
+    gray = rgb2gray(rgba[..., :3])
+    paper, darkest = np.median(gray), np.percentile(gray, 1)
+    return to_nist_image(np.clip((paper - gray) / max(paper - darkest, 1e-3), 0, 1))
+
+
+def pen_crops(shared, char):
+    """Distinct handwritten_png62 crops of one character, in index order, with their index blocks.
+
+    Returns (rows (n, 1024), block (n,) in 0 train, 1 valid, 2 test by position among the 100 files).
+    """
+    prefix = f"CAP_{char}" if char.isalpha() else f"DIGIT_{char}"
+    files = sorted((shared / PEN_FOLDER).glob(f"{prefix}_*.png"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    if not files:
+        _source(shared, f"{PEN_FOLDER}/{prefix}_1.png")
+    bounds = np.cumsum(SPLIT_FRACTIONS) * len(files) / sum(SPLIT_FRACTIONS)
+    seen, rows, blocks = set(), [], []
+    for rank, path in enumerate(files):
+        image = imread(path)
+        digest = hashlib.md5(image.tobytes()).hexdigest()
+        if digest not in seen:  # some files repeat a neighbour exactly
+            seen.add(digest)
+            rows.append(nist36.to_row(pen_to_nist(image)))
+            blocks.append(int(np.searchsorted(bounds, rank, side="right")))
+    return np.array(rows), np.array(blocks)
 
 
 def build(shared=None, seed=0):
@@ -81,22 +134,27 @@ def build(shared=None, seed=0):
     letters_x, letters_y = nist_letters(shared)
     digit_images = read_idx(_source(shared, MNIST_IMAGES))
     digit_labels = read_idx(_source(shared, MNIST_LABELS))
-    per_class = int(np.bincount(letters_y, minlength=26).min())
-    rows, labels = [], []
-    for cls in range(len(nist36.CLASSES)):
-        if cls < 26:
-            chosen = rng.permutation(np.flatnonzero(letters_y == cls))[:per_class]
-            rows.append(letters_x[chosen])
-        else:
-            chosen = rng.permutation(np.flatnonzero(digit_labels == cls - 26))[:per_class]
-            rows.append(np.stack([nist36.to_row(mnist_to_nist(digit_images[i])) for i in chosen]))
-        labels.append(np.full(per_class, cls))
-    counts = np.array(SPLIT_FRACTIONS) * per_class // sum(SPLIT_FRACTIONS)
-    counts[0] = per_class - counts[1:].sum()
+    pen = {char: pen_crops(shared, char) for char in nist36.CLASSES}
+    # Other sources per class, in a random order: NIST letters (all of them) or MNIST digits.
+    pools = [rng.permutation(np.flatnonzero(letters_y == cls)) if cls < 26 else
+             rng.permutation(np.flatnonzero(digit_labels == cls - 26)) for cls in range(len(nist36.CLASSES))]
+    per_class = min(len(pools[cls]) + len(pen[char][0]) for cls, char in enumerate(nist36.CLASSES))
+    quota = np.array(SPLIT_FRACTIONS) * per_class // sum(SPLIT_FRACTIONS)
+    quota[0] = per_class - quota[1:].sum()
+    parts = {split: ([], []) for split in nist36.SPLITS}
+    for cls, char in enumerate(nist36.CLASSES):
+        pen_rows, pen_blocks = pen[char]
+        pool = iter(pools[cls])
+        for block, split in enumerate(nist36.SPLITS):
+            mine = pen_rows[pen_blocks == block][:quota[block]]
+            fill = [next(pool) for _ in range(quota[block] - len(mine))]
+            other = letters_x[fill] if cls < 26 else np.array(
+                [nist36.to_row(mnist_to_nist(digit_images[i])) for i in fill]).reshape(-1, nist36.SIDE ** 2)
+            parts[split][0].append(np.concatenate([mine, other]))
+            parts[split][1].append(np.full(quota[block], cls))
     splits = {}
-    for split, start, stop in zip(nist36.SPLITS, np.cumsum([0, *counts[:-1]]), np.cumsum(counts), strict=True):
-        x = np.concatenate([r[start:stop] for r in rows])
-        y = np.eye(len(nist36.CLASSES))[np.concatenate([lab[start:stop] for lab in labels])]
+    for split, (xs, labels) in parts.items():
+        x, y = np.concatenate(xs), np.eye(len(nist36.CLASSES))[np.concatenate(labels)]
         order = rng.permutation(len(x))
         splits[split] = (x[order], y[order])
     return splits

@@ -11,8 +11,17 @@ needs_shared = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def lite():
-    return nist36_lite.build(seed=0)
+def lite_cache(tmp_path_factory):
+    """A cache folder holding nist36-lite for seed 0, built once for this module."""
+    folder = tmp_path_factory.mktemp("cache")
+    if (shared_data_dir() / "nist26" / "nist26_valid.mat").is_file():
+        nist36_lite.cached(seed=0, directory=folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def lite(lite_cache):
+    return nist36_lite.cached(seed=0, directory=lite_cache)[0]
 
 
 def _extent(images):
@@ -84,13 +93,22 @@ def test_lite_is_reproducible_from_its_seed_and_splits_do_not_overlap(lite):
 
 
 @needs_shared
-def test_cached_lite_is_written_in_the_handout_format_and_reused(tmp_path, lite):
-    splits, folder = nist36_lite.cached(seed=0, directory=tmp_path)
+def test_cached_lite_is_written_in_the_handout_format_and_reused(lite_cache, lite):
+    folder = lite_cache / f"nist36-lite-v{nist36_lite.VERSION}-seed0"
     assert sorted(p.name for p in folder.glob("*.mat")) == ["nist36_test.mat", "nist36_train.mat", "nist36_valid.mat"]
-    assert all(np.array_equal(splits[s][0], lite[s][0]) and np.array_equal(splits[s][1], lite[s][1]) for s in nist36.SPLITS)
+    assert all(np.array_equal(a, b) for s in nist36.SPLITS for a, b in zip(nist36.load_split(folder, s), lite[s], strict=True))
     stamp = (folder / "nist36_train.mat").stat().st_mtime_ns
-    nist36_lite.cached(seed=0, directory=tmp_path)
+    nist36_lite.cached(seed=0, directory=lite_cache)
     assert (folder / "nist36_train.mat").stat().st_mtime_ns == stamp, "a cached build is read back, not rebuilt"
+
+
+@needs_shared
+def test_pen_crops_are_split_by_index_blocks_never_at_random():
+    """Neighbouring handwritten_png62 files share a writer: blocks follow the file index, 6:2:1."""
+    rows, blocks = nist36_lite.pen_crops(shared_data_dir(), "A")
+    assert len(rows) == len(blocks) and 90 <= len(rows) <= 100
+    assert np.all(np.diff(blocks) >= 0), "blocks must follow the file index"
+    assert np.bincount(blocks).tolist() == pytest.approx([62, 20, 10], abs=5)
 
 
 def test_loader_names_the_file_and_the_keys_it_expected(tmp_path):
@@ -117,13 +135,13 @@ def test_row_and_image_are_inverse_transposes():
 
 
 @needs_shared
-def test_real_nist36_is_used_when_the_user_names_its_folder(tmp_path, lite, monkeypatch):
+def test_real_nist36_is_used_when_the_user_names_its_folder(tmp_path, lite, lite_cache, monkeypatch):
     from hw5data.choose import nist36_data
     nist36.save(tmp_path / "real", lite)
-    monkeypatch.setenv("HW5_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HW5_CACHE_DIR", str(lite_cache))
     monkeypatch.delenv("HW5_DATA_DIR", raising=False)
     _, description = nist36_data()
-    assert description.startswith("nist36-lite (2376/756/360") and "set HW5_DATA_DIR" in description
+    assert description.startswith("nist36-lite (4536/1512/756") and "set HW5_DATA_DIR" in description
     monkeypatch.setenv("HW5_DATA_DIR", str(tmp_path / "real"))
     splits, description = nist36_data()
     assert description == f"NIST36 (the handout's files in {tmp_path / 'real'})"
@@ -131,8 +149,8 @@ def test_real_nist36_is_used_when_the_user_names_its_folder(tmp_path, lite, monk
 
 
 @needs_shared
-def test_build_lite_command_writes_a_montage(tmp_path, monkeypatch):
+def test_build_lite_command_writes_a_montage(tmp_path, lite_cache, monkeypatch):
     from hw5data.__main__ import main
-    monkeypatch.setenv("HW5_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("HW5_CACHE_DIR", str(lite_cache))
     assert main(["build-lite", "--montage", str(tmp_path / "m.png")]) == 0
     assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
