@@ -22,7 +22,7 @@ def load_split(directory, split):
     path = Path(directory) / f"nist36_{split}.mat"
     try:
         mat = scipy.io.loadmat(path)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, scipy.io.matlab.MatReadError) as exc:
         raise DataError(f"{path}: cannot read it as a MATLAB .mat file: {exc}") from exc
     try:
         x, y = mat[f"{split}_data"], mat[f"{split}_labels"]

@@ -10,6 +10,9 @@ seed; handwritten_png62 is split by index blocks, since neighbouring indices sha
 import gzip
 import hashlib
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import scipy.io
@@ -161,14 +164,32 @@ def build(shared=None, seed=0):
 
 
 def cached(seed=0, shared=None, directory=None):
-    """nist36-lite from the cache, built and cached on first use. Returns (splits, folder)."""
-    folder = (directory or cache_dir()) / f"nist36-lite-v{VERSION}-seed{seed}"
+    """nist36-lite from the cache, built and cached on first use. Returns (splits, folder).
+
+    The build is written to a scratch folder and renamed into place, so processes that build at
+    the same time never read each other's half-written files.
+    """
+    root = directory or cache_dir()
+    folder = root / f"nist36-lite-v{VERSION}-seed{seed}"
     try:
         return nist36.load(folder), folder
     except nist36.DataError:
-        splits = build(shared, seed)
-        nist36.save(folder, splits)
-        (folder / "MANIFEST.json").write_text(json.dumps({
-            "name": "nist36-lite", "version": VERSION, "seed": seed,
-            "sizes": {s: len(x) for s, (x, _) in splits.items()}}, indent=2))
-        return splits, folder
+        pass
+    splits = build(shared, seed)
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=root))
+    nist36.save(scratch, splits)
+    (scratch / "MANIFEST.json").write_text(json.dumps({
+        "name": "nist36-lite", "version": VERSION, "seed": seed,
+        "sizes": {s: len(x) for s, (x, _) in splits.items()}}, indent=2))
+    try:
+        scratch.rename(folder)
+    except OSError:  # another process got there first (keep its copy), or a damaged copy is there
+        try:
+            nist36.load(folder)
+        except nist36.DataError:
+            shutil.rmtree(folder, ignore_errors=True)
+            scratch.rename(folder)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return splits, folder

@@ -154,3 +154,12 @@ def test_build_lite_command_writes_a_montage(tmp_path, lite_cache, monkeypatch):
     monkeypatch.setenv("HW5_CACHE_DIR", str(lite_cache))
     assert main(["build-lite", "--montage", str(tmp_path / "m.png")]) == 0
     assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_shared
+def test_a_damaged_cache_is_rebuilt(tmp_path, lite):
+    folder = tmp_path / f"nist36-lite-v{nist36_lite.VERSION}-seed0"
+    folder.mkdir()
+    (folder / "nist36_train.mat").write_bytes(b"half a file")
+    splits, _ = nist36_lite.cached(seed=0, directory=tmp_path)
+    assert np.array_equal(nist36.load_split(folder, "train")[0], lite["train"][0])
