@@ -98,6 +98,15 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
                 kill_all_children()
                 raise
         results.questions = [score_question(q, runs.get(q.id), limit.get(q.id)) for q in wanted]
+        for result in results.questions:
+            if result.score is not None:
+                skipped = [o for o in result.outcomes if o.skipped]
+                if skipped:
+                    results.grader_errors.append(f"Q{result.question.id}: {len(skipped)} check(s) could not run here and "
+                                                 f"scored 0: {skipped[0].message}")
+                used = sorted({o.data for o in result.outcomes if o.data})
+                if used:
+                    results.notices.append(f"Q{result.question.id} graded on {'; '.join(used)}")
         for qid, run in runs.items():
             if run.runner_failed:
                 results.grader_errors.append(

@@ -31,6 +31,8 @@ class TestOutcome:
     passed: bool
     message: str = ""    # why it failed, student-facing
     title: str = ""
+    skipped: bool = False  # the test skipped itself: the grader lacked something (data), not the code
+    data: str = ""       # the data set the test used, when it says
 
 
 @dataclass
@@ -138,7 +140,9 @@ def read_report_log(path, submission=None, rootdir=None):
         bad = [r for r in group if r["outcome"] != "passed"]
         if not bad and not any(r["when"] == "call" for r in group):
             continue  # set up but never finished: the caller knows why the process stopped
-        outcomes[name] = TestOutcome(name, not bad, _message(bad[0], submission, rootdir) if bad else "", str(props.get("title", ""))[:200])
+        outcomes[name] = TestOutcome(name, not bad, _message(bad[0], submission, rootdir) if bad else "",
+                                     str(props.get("title", ""))[:200], any(r["outcome"] == "skipped" for r in bad),
+                                     str(props.get("data", ""))[:300])
     return outcomes
 
 

@@ -12,6 +12,7 @@ CONTRACT = {
     "nn": ("initialize_weights", "sigmoid", "sigmoid_deriv", "forward", "backwards", "softmax",
            "compute_loss_and_acc", "get_random_batches"),
     "run_q2": ("apply_gradients", "train", "numerical_gradients", "relative_error"),
+    "run_q3": ("train_nist36", "plot_curves"),
 }
 
 

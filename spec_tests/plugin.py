@@ -87,6 +87,25 @@ def run_q2(submission):
     return submission.module("run_q2")
 
 
+@pytest.fixture(scope="session")
+def grading_seed(pytestconfig):
+    """The grading seed itself, for fixtures broader than one test (seed np.random with it)."""
+    return _seed(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def nist36():
+    """(splits {'train': (x, y), 'valid': ..., 'test': ...}, description): the real NIST36 where
+    $HW5_DATA_DIR names it, else nist36-lite. Skips, saying why, where neither can be had."""
+    from hw5data.choose import nist36_data
+    from hw5data.nist36 import DataError
+    from hw5data.nist36_lite import MissingSourceData
+    try:
+        return nist36_data(seed=0)
+    except (MissingSourceData, DataError) as exc:
+        pytest.skip(f"the grader has no NIST36 data: {exc}")
+
+
 @pytest.fixture
 def test_seed(request):
     """A seed for this test: the grading seed mixed with the test's file and name, so tests draw

@@ -10,7 +10,7 @@ from autograde.rubric import RubricError, load_rubric
 def _marked_tests():
     """{(file, test name): question id} for every test function in spec_tests/."""
     found = {}
-    for module_name in ("test_q1_theory", "test_q2_network"):
+    for module_name in ("test_q1_theory", "test_q2_network", "test_q3_training"):
         module = importlib.import_module(f"spec_tests.{module_name}")
         for name, obj in vars(module).items():
             if name.startswith("test_") and callable(obj):
@@ -35,7 +35,7 @@ def test_rubric_lists_every_handout_question_with_its_points(rubric):
     for q in rubric.questions:
         by_section[q.section] = by_section.get(q.section, 0) + q.points
     assert by_section == {"1": 25, "2": 31, "3": 10, "4": 23, "5": 14, "6": 8, "7": 25}
-    assert rubric.auto_total == 28
+    assert rubric.auto_total == 31
     assert rubric.extra_credit_sections == ("7",)
 
 

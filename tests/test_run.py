@@ -48,3 +48,15 @@ def test_an_error_raised_in_the_submission_says_where(tmp_path):
     (tmp_path / "log.jsonl").write_text(json.dumps(report) + "\n")
     outcome = read_report_log(tmp_path / "log.jsonl", submission=submission, rootdir=rootdir)["test_a"]
     assert outcome.message == "KeyError: 'cache_output' (raised at nn.py:57)"
+
+
+def test_a_skipped_test_fails_and_is_marked_skipped_and_the_data_set_is_read(tmp_path):
+    skipped = json.loads(_report("f.py::test_a", "setup", "skipped"))
+    skipped["longrepr"] = ["f.py", 3, "Skipped: the grader has no NIST36 data"]
+    used = json.loads(_report("f.py::test_b", "call", "passed"))
+    used["user_properties"].append(["data", "nist36-lite (...)"])
+    (tmp_path / "log.jsonl").write_text(json.dumps(skipped) + "\n" + json.dumps(used) + "\n")
+    outcomes = read_report_log(tmp_path / "log.jsonl")
+    assert not outcomes["test_a"].passed and outcomes["test_a"].skipped
+    assert outcomes["test_a"].message == "(while preparing the check) the grader has no NIST36 data"
+    assert outcomes["test_b"].data == "nist36-lite (...)"
