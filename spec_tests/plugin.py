@@ -27,7 +27,6 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "question(qid): the handout question a test grades, e.g. '2.1.2'")
-    config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
 
 def question_of(item):
