@@ -98,23 +98,29 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
                 kill_all_children()
                 raise
         results.questions = [score_question(q, runs.get(q.id), limit.get(q.id)) for q in wanted]
-        for result in results.questions:
-            if result.score is not None:
-                skipped = [o for o in result.outcomes if o.skipped]
-                if skipped:
-                    results.grader_errors.append(f"Q{result.question.id}: {len(skipped)} check(s) could not run here and "
-                                                 f"scored 0: {skipped[0].message}")
-                used = sorted({o.data for o in result.outcomes if o.data})
-                if used:
-                    results.notices.append(f"Q{result.question.id} graded on {'; '.join(used)}")
-        for qid, run in runs.items():
-            if run.runner_failed:
-                results.grader_errors.append(
-                    f"Q{qid}: the test runner exited with code {run.returncode} before reporting any test "
-                    f"(a grader or rubric problem, unless the submission ended the process while loading). "
-                    f"Its last output:\n{run.output_tail[-1500:]}")
+        _note_grader_findings(results, runs)
     results.elapsed = time.monotonic() - start
     return results
+
+
+def _note_grader_findings(results, runs):
+    """Add what the grader (not the submission) is answerable for: data used, checks it could not run."""
+    for result in results.questions:
+        if result.score is None:
+            continue
+        skipped = [o for o in result.outcomes if o.skipped]
+        if skipped:
+            results.grader_errors.append(f"Q{result.question.id}: {len(skipped)} check(s) could not run here and "
+                                         f"scored 0: {skipped[0].message}")
+        used = sorted({o.data for o in result.outcomes if o.data})
+        if used:
+            results.notices.append(f"Q{result.question.id} graded on {'; '.join(used)}")
+    for qid, run in runs.items():
+        if run.runner_failed:
+            results.grader_errors.append(
+                f"Q{qid}: the test runner exited with code {run.returncode} before reporting any test "
+                f"(a grader or rubric problem, unless the submission ended the process while loading). "
+                f"Its last output:\n{run.output_tail[-1500:]}")
 
 
 @contextmanager

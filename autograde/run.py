@@ -48,7 +48,7 @@ class QuestionRun:
     @property
     def runner_failed(self):
         """pytest stopped with an error of its own (usage, collection, internal, no tests) before any test."""
-        return not self.timed_out and self.returncode in (2, 3, 4, 5) and not self.outcomes and not self.started
+        return not self.timed_out and self.returncode in (2, 3, 4, 5) and not self.started
 
     def ended_early_reason(self, timeout):
         """Why tests that did not report are missing, in words."""
@@ -91,8 +91,9 @@ def run_question(submission, question, *, seed=0, timeout=None, python=sys.execu
                     _live_children.discard(child)
         run = QuestionRun(returncode=child.returncode, timed_out=timed_out,
                           elapsed=time.monotonic() - start, output_tail=_tail(tmp / "output.txt"))
-        run.outcomes = read_report_log(log, submission=Path(submission), rootdir=tmp)
-        run.started = bool(run.outcomes) or _any_test_report(log)
+        reports = _test_reports(log)
+        run.started = bool(reports)
+        run.outcomes = _outcomes(reports, Path(submission), tmp)
     return run
 
 
@@ -126,6 +127,11 @@ def read_report_log(path, submission=None, rootdir=None):
     a skipped test earns nothing. With the submission's directory (and the child's rootdir, which
     traceback paths are relative to), a failure raised in the submission's code says where.
     """
+    return _outcomes(_test_reports(path), submission, rootdir)
+
+
+def _test_reports(path):
+    """{test name: [its well-formed TestReport dicts]} from a report log (empty if there is none)."""
     reports = {}
     if Path(path).exists():
         with open(path, "rb") as f:
@@ -134,6 +140,10 @@ def read_report_log(path, submission=None, rootdir=None):
                 if report is not None:
                     name = report["nodeid"].split("::")[-1].split("[")[0]
                     reports.setdefault(name, []).append(report)
+    return reports
+
+
+def _outcomes(reports, submission, rootdir):
     outcomes = {}
     for name, group in reports.items():
         props = dict(p for r in group for p in r.get("user_properties", []) if isinstance(p, list) and len(p) == 2)
@@ -144,13 +154,6 @@ def read_report_log(path, submission=None, rootdir=None):
                                      str(props.get("title", ""))[:200], any(r["outcome"] == "skipped" for r in bad),
                                      str(props.get("data", ""))[:300])
     return outcomes
-
-
-def _any_test_report(path):
-    if not Path(path).exists():
-        return False
-    with open(path, "rb") as f:
-        return any(_parse_line(raw) is not None for raw in f)
 
 
 def _parse_line(raw):

@@ -16,7 +16,7 @@ import run_q3  # noqa: E402
 
 
 def main(seeds):
-    splits, description = nist36_data()
+    splits, _, description = nist36_data()
     (x, y), (vx, vy) = splits["train"], splits["valid"]
     accuracies = []
     for seed in range(seeds):

@@ -94,8 +94,8 @@ def grading_seed(pytestconfig):
 
 @pytest.fixture(scope="session")
 def nist36():
-    """(splits {'train': (x, y), 'valid': ..., 'test': ...}, description): the real NIST36 where
-    $HW5_DATA_DIR names it, else nist36-lite. Skips, saying why, where neither can be had."""
+    """hw5data.choose.Nist36Data (splits, name, description): the real NIST36 where $HW5_DATA_DIR
+    names it, else nist36-lite. Skips, saying why, where neither can be had."""
     from hw5data.choose import nist36_data
     from hw5data.nist36 import DataError
     from hw5data.nist36_lite import MissingSourceData

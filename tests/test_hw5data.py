@@ -140,10 +140,11 @@ def test_real_nist36_is_used_when_the_user_names_its_folder(tmp_path, lite, lite
     nist36.save(tmp_path / "real", lite)
     monkeypatch.setenv("HW5_CACHE_DIR", str(lite_cache))
     monkeypatch.delenv("HW5_DATA_DIR", raising=False)
-    _, description = nist36_data()
-    assert description.startswith("nist36-lite (4536/1512/756") and "set HW5_DATA_DIR" in description
+    _, name, description = nist36_data()
+    assert name == "nist36-lite" and description.startswith("nist36-lite (4536/1512/756") and "set HW5_DATA_DIR" in description
     monkeypatch.setenv("HW5_DATA_DIR", str(tmp_path / "real"))
-    splits, description = nist36_data()
+    splits, name, description = nist36_data()
+    assert name == "NIST36"
     assert description == f"NIST36 (the handout's files in {tmp_path / 'real'})"
     assert np.array_equal(splits["valid"][0], lite["valid"][0])
 
