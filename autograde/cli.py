@@ -12,7 +12,7 @@ from rich.progress import Progress
 
 from autograde import REFERENCE_DIR
 from autograde.grading import SubmissionError, grade
-from autograde.report import markdown_report, print_table
+from autograde.report import print_table, write_report
 from autograde.results import failed_everything
 from autograde.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
 
@@ -24,7 +24,7 @@ def get_args_parser():
     parser.add_argument("submission", nargs="?", type=Path, default=REFERENCE_DIR,
                         help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
     parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
-    parser.add_argument("--report", type=Path, help="write a Markdown report here")
+    parser.add_argument("--report", type=Path, help="write a Markdown report here, the submission's figures in REPORT_figures/ beside it")
     parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML (default: the bundled rubric.toml)")
     parser.add_argument("--seed", type=int, default=0, help="grading seed: the random data the tests draw (default 0)")
     parser.add_argument("-j", "--jobs", type=int, default=None, help="questions graded in parallel (default: CPU count)")
@@ -74,8 +74,7 @@ def main(argv=None):
     print_table(results, console, verbose=args.verbose)
     _write(args.results, results.to_gradescope())
     if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(markdown_report(results), encoding="utf-8")
+        write_report(results, args.report)
     return status
 
 

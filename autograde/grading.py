@@ -85,8 +85,11 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
         runnable = [q for q in wanted if q.test_names]
         limit = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in runnable}
         runs = {}
-        with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-            futures = {q.id: pool.submit(run_question, copy, q, seed=seed, timeout=limit[q.id]) for q in runnable}
+        cpus = os.cpu_count() or 1
+        jobs = jobs or cpus
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {q.id: pool.submit(run_question, copy, q, seed=seed, timeout=limit[q.id],
+                                         threads=max(1, cpus // jobs)) for q in runnable}
             try:
                 for qid, future in futures.items():
                     runs[qid] = future.result()
@@ -105,16 +108,18 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
 
 def _note_grader_findings(results, runs):
     """Add what the grader (not the submission) is answerable for: data used, checks it could not run."""
+    used = {}
     for result in results.questions:
+        for description in sorted({o.data for o in result.outcomes if o.data}):
+            used.setdefault(description, []).append(f"Q{result.question.id}")
         if result.score is None:
             continue
         skipped = [o for o in result.outcomes if o.skipped]
         if skipped:
             results.grader_errors.append(f"Q{result.question.id}: {len(skipped)} check(s) could not run here and "
                                          f"scored 0: {skipped[0].message}")
-        used = sorted({o.data for o in result.outcomes if o.data})
-        if used:
-            results.notices.append(f"Q{result.question.id} graded on {'; '.join(used)}")
+    for description, qids in used.items():
+        results.notices.append(f"{', '.join(qids)} used {description}")
     for qid, run in runs.items():
         if run.runner_failed:
             results.grader_errors.append(

@@ -1,4 +1,6 @@
-"""Human-readable views of GradingResults: the terminal table and a Markdown report."""
+"""Human-readable views of GradingResults: the terminal table and a Markdown report with figures."""
+from pathlib import Path
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -25,6 +27,9 @@ def print_table(results, console=None, verbose=False):
         for r in results.questions:
             if r.status in ("partial", "failed"):
                 console.print(f"[bold]Q{r.question.id}[/]\n{escape(r.details())}")
+    for r in results.questions:
+        for line in r.findings:
+            console.print(f"[cyan]Q{r.question.id}[/] {escape(line)}", soft_wrap=True)
     for notice in results.notices:
         console.print(f"[bold yellow]note:[/] {escape(notice)}", soft_wrap=True)
     for error in results.grader_errors:
@@ -38,8 +43,10 @@ def _cell(text):
             .replace("\n", " "))
 
 
-def markdown_report(results):
-    """A Markdown page: score table, each failure's details, and the questions left for a person."""
+def markdown_report(results, figure_links=None):
+    """A Markdown page: score table, each failure's details, and the questions left for a person
+    with the submission's numbers and figures. figure_links: {id(Figure): relative path} for the
+    figures written beside the page (write_report does that); without it figures are not shown."""
     lines = [f"# HW5 grading report: {_cell(results.submission)}", "", results.summary(), ""]
     lines += [f"> note: {_cell(n)}" for n in results.notices]
     lines += [f"> **grader error**: {_cell(e)}" for e in results.grader_errors]
@@ -55,4 +62,35 @@ def markdown_report(results):
     manual = [r for r in results.questions if r.status in ("manual", "pending")]
     lines += ["", "## For a person to grade", "", "| Q | title | max | notes |", "|---|---|--:|---|"]
     lines += [f"| {r.question.id} | {_cell(r.question.title)} | {r.max_score:g} | {_cell(r.reason)} |" for r in manual]
+    shown = [r for r in results.questions if r.findings or r.figures]
+    if shown:
+        lines += ["", "## The submission's numbers and figures", ""]
+    for r in shown:
+        lines += [f"### Q{r.question.id} {_cell(r.question.title)}", ""]
+        lines += [f"- {_cell(line)}" for line in r.findings]
+        lines += [""] if r.findings else []
+        for figure in r.figures:
+            link = (figure_links or {}).get(id(figure))
+            if link:
+                caption = _cell(figure.caption).replace("[", "\\[").replace("]", "\\]").replace("*", "\\*")
+                lines += [f"![{caption}]({link})", f"*{caption}*", ""]
     return "\n".join(lines) + "\n"
+
+
+def write_report(results, path):
+    """Write the Markdown report to path and the submission's figures to <stem>_figures/ beside it.
+
+    Returns: the report's Path. File names are the grader's (q<id>-<n>.png), never the submission's.
+    """
+    path = Path(path)
+    folder = path.with_name(f"{path.stem}_figures")
+    links = {}
+    for r in results.questions:
+        for number, figure in enumerate(r.figures, 1):
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"q{r.question.id}-{number}.png"
+            target.write_bytes(figure.png)
+            links[id(figure)] = f"{folder.name}/{target.name}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown_report(results, links), encoding="utf-8")
+    return path

@@ -18,6 +18,16 @@ class QuestionResult:
     def max_score(self):
         return self.question.points
 
+    @property
+    def figures(self):
+        """The submission's figures its checks handed over (run.Figure), in test order."""
+        return tuple(f for o in self.outcomes for f in o.figures)
+
+    @property
+    def findings(self):
+        """The submission's numbers its checks reported, one line each, in test order."""
+        return tuple(line for o in self.outcomes for line in o.findings)
+
     def details(self):
         """Multi-line text: one line per test with its points, then each failure's message."""
         lines = []
@@ -72,7 +82,8 @@ class GradingResults:
             "output": r.details() or r.reason,
             "visibility": r.question.visibility,
         } for r in self.questions if r.score is not None]
-        output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary()])
+        findings = [f"Q{r.question.id}: {line}" for r in self.questions for line in r.findings]
+        output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary(), *findings])
         return {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
                 "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
 

@@ -7,6 +7,7 @@ detected here; the sandbox of issue 7 (bubblewrap, no write access outside /tmp)
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,8 +22,21 @@ from autograde import SPEC_DIR
 OUTPUT_TAIL_BYTES = 4000
 MAX_LOG_LINE = 1_000_000
 MESSAGE_LINES = 8
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_FIGURE_BYTES = 3_000_000
+MAX_FIGURE_SIDE = 4000
+MAX_FIGURES, MAX_FINDINGS, MAX_FINDING_CHARS = 8, 12, 300
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+FIGURE_NAME = re.compile(r"[A-Za-z0-9_]{1,80}-[0-9]{1,3}\.png")
 _live_children = set()          # children are session leaders: Ctrl-C does not reach them
 _live_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A PNG the submission drew, read back from the child and checked: bytes plus a caption."""
+    caption: str
+    png: bytes
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,8 @@ class TestOutcome:
     title: str = ""
     skipped: bool = False  # the test skipped itself: the grader lacked something (data), not the code
     data: str = ""       # the data set the test used, when it says
+    figures: tuple = ()  # Figure objects the test handed to the report
+    findings: tuple = ()  # lines of text (the submission's numbers) for the report
 
 
 @dataclass
@@ -59,8 +75,11 @@ class QuestionRun:
         return f"did not finish: the test process ended early (exit code {self.returncode})"
 
 
-def run_question(submission, question, *, seed=0, timeout=None, python=sys.executable):
+def run_question(submission, question, *, seed=0, timeout=None, threads=1, python=sys.executable):
     """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest.
+
+    threads caps the child's BLAS/OpenMP threads: children already run side by side, and
+    oversubscribed BLAS threads spin so hard that 4 children on 2 cores ran 50x slower.
 
     Returns: QuestionRun. Never raises for anything the submission does.
     """
@@ -69,11 +88,12 @@ def run_question(submission, question, *, seed=0, timeout=None, python=sys.execu
         tmp = Path(tmp)
         log = tmp / "report.jsonl"
         command = [python, "-m", "pytest", str(SPEC_DIR / question.file),
-                   "--submission", str(submission), "--question", question.id,
+                   "--submission", str(submission), "--question", question.id, "--figures-dir", str(tmp / "figures"),
                    "--grading-seed", str(seed), f"--report-log={log}",
                    "--capture=no", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "--rootdir", str(tmp),
                    "-o", "addopts=", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0",
+                   **{name: str(threads) for name in THREAD_VARIABLES})
         start = time.monotonic()
         with open(tmp / "output.txt", "wb") as output:
             child = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
@@ -93,7 +113,7 @@ def run_question(submission, question, *, seed=0, timeout=None, python=sys.execu
                           elapsed=time.monotonic() - start, output_tail=_tail(tmp / "output.txt"))
         reports = _test_reports(log)
         run.started = bool(reports)
-        run.outcomes = _outcomes(reports, Path(submission), tmp)
+        run.outcomes = _outcomes(reports, Path(submission), tmp, figures_dir=tmp / "figures")
     return run
 
 
@@ -143,17 +163,52 @@ def _test_reports(path):
     return reports
 
 
-def _outcomes(reports, submission, rootdir):
+def _outcomes(reports, submission, rootdir, figures_dir=None):
     outcomes = {}
     for name, group in reports.items():
-        props = dict(p for r in group for p in r.get("user_properties", []) if isinstance(p, list) and len(p) == 2)
+        # user_properties accumulate over the phases: the longest list holds every one, once.
+        latest = max((r.get("user_properties") for r in group if isinstance(r.get("user_properties"), list)), key=len, default=[])
+        pairs = [p for p in latest if isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)]
+        props = dict(pairs)
         bad = [r for r in group if r["outcome"] != "passed"]
         if not bad and not any(r["when"] == "call" for r in group):
             continue  # set up but never finished: the caller knows why the process stopped
+        findings = tuple(str(v)[:MAX_FINDING_CHARS] for k, v in pairs if k == "finding")[:MAX_FINDINGS]
+        figures = _figures([v for k, v in pairs if k == "figure"], figures_dir)
         outcomes[name] = TestOutcome(name, not bad, _message(bad[0], submission, rootdir) if bad else "",
                                      str(props.get("title", ""))[:200], any(r["outcome"] == "skipped" for r in bad),
-                                     str(props.get("data", ""))[:300])
+                                     str(props.get("data", ""))[:300], figures, findings)
     return outcomes
+
+
+def _figures(listed, directory):
+    """Read back the figures a test listed as [file name, caption]; keep only well-formed PNGs.
+
+    The files come from the submission's process: names must be the plugin's own pattern, inside
+    `directory`, and each file a PNG of bounded size whose header declares sane dimensions.
+    """
+    figures = []
+    for entry in listed[:MAX_FIGURES]:
+        if directory is None or not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(e, str) for e in entry)):
+            continue
+        name, caption = entry
+        path = Path(directory) / name
+        if not FIGURE_NAME.fullmatch(name) or path.is_symlink() or not path.is_file():
+            continue
+        if path.stat().st_size > MAX_FIGURE_BYTES:
+            continue
+        png = path.read_bytes()
+        if _png_size(png) is not None:
+            figures.append(Figure(caption[:200], png))
+    return tuple(figures)
+
+
+def _png_size(png):
+    """(width, height) from a PNG's IHDR chunk when the file starts like a sane PNG, else None."""
+    if len(png) < 24 or not png.startswith(PNG_MAGIC) or png[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    return (width, height) if 0 < width <= MAX_FIGURE_SIDE and 0 < height <= MAX_FIGURE_SIDE else None
 
 
 def _parse_line(raw):

@@ -12,7 +12,9 @@ CONTRACT = {
     "nn": ("initialize_weights", "sigmoid", "sigmoid_deriv", "forward", "backwards", "softmax",
            "compute_loss_and_acc", "get_random_batches"),
     "run_q2": ("apply_gradients", "train", "numerical_gradients", "relative_error"),
-    "run_q3": ("train_nist36", "plot_curves"),
+    "run_q3": ("train_nist36", "plot_curves", "accuracy", "learning_rate_sweep", "plot_learning_rates",
+               "weight_images", "plot_first_layer_weights", "confusion_matrix", "most_confused_pairs",
+               "plot_confusion_matrix"),
 }
 
 

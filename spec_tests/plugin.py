@@ -3,6 +3,9 @@
 Registered in pyproject.toml under the ``pytest11`` entry point, so any pytest run in an
 environment where this project is installed knows the options below.
 """
+import itertools
+import re
+import shutil
 import zlib
 from pathlib import Path
 
@@ -15,6 +18,8 @@ REFERENCE_DIR = Path(__file__).resolve().parents[1] / "solution"
 SUBMISSION_HELP = "directory holding the submission's modules (default: the bundled reference solution)"
 SEED_HELP = "base seed for every random draw the tests make (default 0); each test derives its own"
 QUESTION_HELP = "run only the tests of this handout question, e.g. 2.2.2 (repeatable)"
+FIGURES_HELP = "copy the figures the submission draws here, for the grading report (default: check them, keep none)"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def pytest_addoption(parser):
@@ -22,6 +27,7 @@ def pytest_addoption(parser):
     group.addoption("--submission", type=Path, default=None, help=SUBMISSION_HELP)
     group.addoption("--grading-seed", type=int, default=None, help=SEED_HELP)
     group.addoption("--question", action="append", default=[], help=QUESTION_HELP)
+    group.addoption("--figures-dir", type=Path, default=None, help=FIGURES_HELP)
     parser.addini("submission", SUBMISSION_HELP)
 
 
@@ -123,3 +129,38 @@ def rng(test_seed):
 def _seed_global_numpy(test_seed):
     """Submissions draw from np.random (the handout's style): seed it per test, reproducibly."""
     np.random.seed(test_seed)
+
+
+@pytest.fixture
+def show_figure(request):
+    """show_figure(path, caption): fail unless the submission wrote a PNG file at path; then hand it
+    to the report (copied into --figures-dir under a name the grader picks, listed as a user
+    property 'figure' = [file name, caption] for the parent to validate and read back)."""
+    directory = request.config.getoption("figures_dir")
+    numbers = itertools.count(1)
+
+    def show(path, caption):
+        __tracebackhide__ = True
+        try:
+            path = Path(path)
+            with open(path, "rb") as f:
+                head = f.read(len(PNG_MAGIC))
+        except (TypeError, OSError) as exc:
+            pytest.fail(f"the figure for '{caption}' was not written where the function says ({path!r}): {exc}", pytrace=False)
+        if head != PNG_MAGIC:
+            pytest.fail(f"{path.name} ('{caption}') is not a PNG file", pytrace=False)
+        if directory is not None:
+            name = f"{re.sub(r'[^A-Za-z0-9_]+', '_', request.node.name)[:80]}-{next(numbers)}.png"
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, Path(directory) / name)
+            request.node.user_properties.append(("figure", [name, caption]))
+    return show
+
+
+@pytest.fixture
+def show_finding(request):
+    """show_finding(text): one line the report shows a person beside the question (a number the
+    submission produced, e.g. its test accuracy). Worth no points by itself."""
+    def show(text):
+        request.node.user_properties.append(("finding", str(text)))
+    return show

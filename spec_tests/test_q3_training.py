@@ -1,7 +1,10 @@
-"""Q3.1.1: the submission's own training of the 1024-64-36 network, on the data the grader has.
+"""Q3.1: the submission's own training of the 1024-64-36 network, on the data the grader has, and
+the drivers behind the writeup questions 3.1.2-3.1.4.
 
 Real NIST36 when $HW5_DATA_DIR names it (the handout's bar, 75%), else nist36-lite (a bar derived
-from the reference's spread). Each test records which data set it used.
+from the reference's spread). Each test records which data set it used. The writeup questions are
+graded by a person: their tests are evidence (the numbers agree with the weights, the pictures are
+oriented as the data is) and hand the submission's figures and numbers to the report.
 """
 import numpy as np
 import pytest
@@ -16,7 +19,8 @@ question = pytest.mark.question
 # `python benchmarks/q3_threshold.py` whenever nist36-lite's recipe (its VERSION) changes.
 BAR = {REAL: 0.75, LITE: 0.649}
 EPOCHS = 30
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CLASS_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+SAME_NETWORK = " (the grader computes with a correct forward pass: a sigmoid or softmax bug graded in Q2 shows up here too)"
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +60,132 @@ def test_trained_network_reaches_the_validation_bar(trained, record_property):
 
 
 @question("3.1.1")
-def test_plot_curves_writes_two_png_figures(run_q3, trained, tmp_path):
+def test_plot_curves_writes_two_png_figures(run_q3, trained, tmp_path, show_figure):
     """plot_curves(history, out_dir) writes the accuracy and the loss figure as PNG files"""
     _, history, _ = trained
     paths = run_q3.plot_curves(history, tmp_path)
     assert len(paths) == 2, f"plot_curves returned {len(paths)} paths; expected (accuracy PNG, loss PNG)"
-    for path in paths:
-        data = open(path, "rb").read(8)
-        assert data == PNG_MAGIC, f"{path} is not a PNG file"
+    for path, caption in zip(paths, ("Q3.1.1 accuracy", "Q3.1.1 loss"), strict=True):
+        show_figure(path, caption)
+
+
+def _accuracy(params, x, y):
+    return float(np.mean(two_layer_forward(params, x)[3].argmax(1) == y.argmax(1)))
+
+
+# --- Q3.1.2 (writeup): three learning rates ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sweep(run_q3, nist36, grading_seed):
+    (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
+    np.random.seed(grading_seed)
+    return run_q3.learning_rate_sweep(x, y, vx, vy, epochs=EPOCHS)
+
+
+@question("3.1.2")
+def test_learning_rate_sweep_trains_the_best_rate_ten_times_it_and_a_tenth(sweep, nist36, record_property, show_finding):
+    """learning_rate_sweep trains three networks: the best rate, 10x it, 0.1x it; their histories match their weights"""
+    record_property("data", nist36.description)
+    rates = list(sweep)
+    assert len(rates) == 3, f"learning_rate_sweep returned {len(rates)} runs; expected 3 (best, 10x best, best/10)"
+    best = rates[0]
+    assert np.allclose(sorted(rates), sorted((best, best * 10, best / 10)), rtol=1e-9), \
+        f"learning rates {rates}: expected the best rate first, then 10 times it and a tenth of it"
+    vx, vy = nist36.splits["valid"]
+    for rate, (params, history) in sweep.items():
+        assert len(history.get("valid_acc", ())) == EPOCHS, f"lr {rate:g}: history['valid_acc'] must hold one value per epoch ({EPOCHS})"
+        recomputed = _accuracy(params, vx, vy)
+        show_finding(f"lr {rate:g}: final validation accuracy {history['valid_acc'][-1]:.1%} (training {history['train_acc'][-1]:.1%})")
+        assert abs(recomputed - history["valid_acc"][-1]) <= 1 / len(vx) + 1e-9, \
+            f"lr {rate:g}: the history's last validation accuracy is {history['valid_acc'][-1]:.4f}, but the 1024-64-36 " \
+            f"sigmoid/softmax network with the returned weights scores {recomputed:.4f}{SAME_NETWORK}"
+
+
+@question("3.1.2")
+def test_plot_learning_rates_writes_two_png_figures(run_q3, sweep, tmp_path, show_figure):
+    """plot_learning_rates(runs, out_dir) writes the accuracy and the loss figure of the three runs as PNG files"""
+    paths = run_q3.plot_learning_rates(sweep, tmp_path)
+    assert len(paths) == 2, f"plot_learning_rates returned {len(paths)} paths; expected (accuracy PNG, loss PNG)"
+    for path, caption in zip(paths, ("Q3.1.2 accuracy at three learning rates", "Q3.1.2 loss at three learning rates"), strict=True):
+        show_figure(path, caption)
+
+
+@question("3.1.2")
+def test_accuracy_of_the_best_network_on_the_test_set(run_q3, sweep, nist36, show_finding):
+    """accuracy(params, x, y) is the fraction of test rows the best network classifies right"""
+    rate, (params, _) = next(iter(sweep.items()))
+    tx, ty = nist36.splits["test"]
+    reported, recomputed = run_q3.accuracy(params, tx, ty), _accuracy(params, tx, ty)
+    show_finding(f"best network (lr {rate:g}): test accuracy {float(reported):.1%} on {nist36.name} ({len(tx)} rows)")
+    assert np.isclose(reported, recomputed, atol=1e-9), \
+        f"accuracy returned {reported!r}; the network classifies {recomputed:.4f} of the test rows right{SAME_NETWORK}"
+
+
+# --- Q3.1.3 (writeup): first-layer weights -------------------------------------------------------
+
+@question("3.1.3")
+def test_weight_images_are_the_columns_of_W_shown_upright(run_q3, rng):
+    """weight_images(W) turns hidden unit i's weights W[:, i] into a 32x32 picture laid out like the data's images"""
+    W = rng.standard_normal((1024, 48))
+    images = np.asarray(run_q3.weight_images(W))
+    assert images.shape == (48, 32, 32), f"weight_images of W (1024, 48) has shape {images.shape}; expected (48, 32, 32)"
+    # Data rows are transposed images flattened (column-major): undo both to see the letter upright.
+    upright = W.T.reshape(48, 32, 32).transpose(0, 2, 1)
+    if np.allclose(images, upright.transpose(0, 2, 1)):
+        pytest.fail("the pictures are transposed: data rows hold transposed images, so reshape(32, 32) must be followed by .T", pytrace=False)
+    assert np.allclose(images, upright), "picture i must be column i of W reshaped to 32x32 and transposed"
+
+
+@question("3.1.3")
+def test_first_layer_weights_figures_after_initialisation_and_training(run_q3, nn, trained, tmp_path, show_figure):
+    """plot_first_layer_weights draws the 1024-64 layer's weights as an image grid, after initialisation and after training"""
+    params, _, _ = trained
+    initial = {}
+    nn.initialize_weights(1024, 64, initial, "layer1")
+    for W, stage in ((initial["Wlayer1"], "after initialisation"), (params["Wlayer1"], "after training")):
+        path = run_q3.plot_first_layer_weights(W, tmp_path / f"{stage.split()[-1]}.png", stage)
+        show_figure(path, f"Q3.1.3 first-layer weights {stage}")
+
+
+# --- Q3.1.4 (writeup): confusion matrix ----------------------------------------------------------
+
+@question("3.1.4")
+def test_confusion_matrix_counts_true_class_rows_and_predicted_class_columns(run_q3, trained):
+    """confusion_matrix(params, x, y)[i, j] counts validation rows of class i predicted as j"""
+    params, _, data = trained
+    vx, vy = data.splits["valid"]
+    matrix = np.asarray(run_q3.confusion_matrix(params, vx, vy))
+    assert matrix.shape == (36, 36), f"confusion_matrix has shape {matrix.shape}; expected (36, 36)"
+    assert matrix.sum() == len(vx), f"the matrix sums to {matrix.sum()}; there are {len(vx)} validation rows"
+    expected = np.zeros((36, 36), dtype=int)
+    np.add.at(expected, (vy.argmax(1), two_layer_forward(params, vx)[3].argmax(1)), 1)
+    assert np.trace(matrix) == np.trace(expected), \
+        f"its diagonal holds {np.trace(matrix)} correct answers; the network gets {np.trace(expected)} right{SAME_NETWORK}"
+    if not np.array_equal(matrix, expected) and np.array_equal(matrix, expected.T):
+        pytest.fail("the matrix is transposed: rows must be the true class, columns the predicted class", pytrace=False)
+    assert np.array_equal(matrix, expected), "entry [i, j] must count the rows of true class i predicted as class j"
+
+
+@question("3.1.4")
+def test_most_confused_pairs_counts_both_directions(run_q3):
+    """most_confused_pairs ranks pairs of classes by how often either is taken for the other"""
+    index = {c: i for i, c in enumerate(CLASS_NAMES)}
+    matrix = np.diag(np.full(36, 20))
+    # O/0 is confused 4+4 = 8 times in all, more than S->5 alone (7): only the sum ranks it first.
+    for (a, b), count in {("O", "0"): 4, ("0", "O"): 4, ("S", "5"): 7, ("Z", "2"): 2, ("2", "Z"): 3, ("I", "1"): 1}.items():
+        matrix[index[a], index[b]] = count
+    pairs = run_q3.most_confused_pairs(matrix, k=3)
+    got = [(frozenset(map(str, pair[:2])), int(pair[2])) for pair in pairs]
+    expected = [(frozenset("O0"), 8), (frozenset("S5"), 7), (frozenset("Z2"), 5)]
+    assert got == expected, f"most_confused_pairs(k=3) gave {[tuple(p) for p in pairs]}; expected ('O', '0', 8), ('S', '5', 7), ('Z', '2', 5) (either order in a pair)"
+
+
+@question("3.1.4")
+def test_confusion_matrix_figure_and_top_pairs_of_the_trained_network(run_q3, trained, tmp_path, show_figure, show_finding):
+    """plot_confusion_matrix draws the trained network's validation confusion matrix; its top pairs go to the report"""
+    params, _, data = trained
+    vx, vy = data.splits["valid"]
+    matrix = np.asarray(run_q3.confusion_matrix(params, vx, vy))
+    show_figure(run_q3.plot_confusion_matrix(matrix, tmp_path / "confusion.png"), f"Q3.1.4 confusion matrix on {data.name} validation")
+    pairs = run_q3.most_confused_pairs(matrix, k=5)
+    show_finding("most confused pairs: " + ", ".join(f"{a}/{b} ({n})" for a, b, n in pairs))

@@ -7,6 +7,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import jsonschema
 import pytest
@@ -23,22 +24,30 @@ def autograde(*args, **env):
                           text=True, timeout=300, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **env})
 
 
+class ReferenceRun(NamedTuple):
+    proc: subprocess.CompletedProcess
+    results: dict        # results.json
+    report: str          # report.md's text
+    folder: Path         # where both were written
+
+
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference")
     proc = autograde("--results", out / "results.json", "--report", out / "report.md")
-    return proc, json.loads((out / "results.json").read_text()), (out / "report.md").read_text()
+    return ReferenceRun(proc, json.loads((out / "results.json").read_text()), (out / "report.md").read_text(), out)
+
 
 
 def test_grading_the_reference_prints_full_marks(reference_run):
-    proc, _, _ = reference_run
+    proc = reference_run.proc
     assert proc.returncode == 0, proc.stderr
     assert "Automatic score: 31 / 31 points" in proc.stdout
     assert "The handout states 133 points in total; its questions add up to 136." in proc.stdout
 
 
 def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_question(reference_run, rubric):
-    _, results, _ = reference_run
+    results = reference_run.results
     jsonschema.validate(results, SCHEMA)
     assert [t["number"] for t in results["tests"]] == [q.id for q in rubric.questions if q.graded]
     assert all(t["score"] == t["max_score"] for t in results["tests"])
@@ -46,10 +55,22 @@ def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_questio
 
 
 def test_report_lists_the_questions_left_for_a_person(reference_run, rubric):
-    _, _, report = reference_run
+    report = reference_run.report
     for q in rubric.questions:
         if not q.graded:
             assert f"| {q.id} | " in report
+
+
+def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(reference_run):
+    proc, results, report, folder = reference_run
+    figures = sorted((folder / "report_figures").glob("*.png"))
+    assert [f.name for f in figures] == ["q3.1.1-1.png", "q3.1.1-2.png", "q3.1.2-1.png", "q3.1.2-2.png",
+                                         "q3.1.3-1.png", "q3.1.3-2.png", "q3.1.4-1.png"]
+    for figure in figures:
+        assert figure.read_bytes().startswith(b"\x89PNG") and f"](report_figures/{figure.name})" in report
+    assert "best network (lr 0.01): test accuracy" in report and "most confused pairs: " in report
+    assert "Q3.1.2: best network (lr 0.01): test accuracy" in results["output"]
+    assert "Q3.1.4 most confused pairs: " in proc.stdout
 
 
 def test_a_path_that_is_not_a_submission_still_gets_a_results_file(tmp_path):

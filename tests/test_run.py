@@ -1,7 +1,7 @@
 """Reading a child's report log: only well-formed reports count, and any failed phase fails a test."""
 import json
 
-from autograde.run import read_report_log
+from autograde.run import PNG_MAGIC, _outcomes, _test_reports, read_report_log
 
 
 def _report(nodeid, when, outcome, message=None):
@@ -60,3 +60,37 @@ def test_a_skipped_test_fails_and_is_marked_skipped_and_the_data_set_is_read(tmp
     assert not outcomes["test_a"].passed and outcomes["test_a"].skipped
     assert outcomes["test_a"].message == "(while preparing the check) the grader has no NIST36 data"
     assert outcomes["test_b"].data == "nist36-lite (...)"
+
+
+def _png(width=4, height=3):
+    """A PNG header with the given IHDR size (enough for the parent's checks, which never decode)."""
+    return PNG_MAGIC + b"\x00\x00\x00\x0dIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+
+
+def test_only_well_formed_figures_in_the_figures_folder_are_read_back(tmp_path):
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    (figures / "test_a-1.png").write_bytes(_png())
+    (figures / "test_a-2.png").write_bytes(b"GIF89a not a png")
+    (figures / "test_a-3.png").write_bytes(_png(width=100_000))
+    (figures / "test_a-4.png").symlink_to(figures / "test_a-1.png")
+    (tmp_path / "secret.png").write_bytes(_png())
+    listed = [["figure", [f"test_a-{i}.png", f"caption {i}"]] for i in range(1, 5)]
+    listed += [["figure", ["../secret.png", "escape"]], ["figure", "not a pair"], ["finding", "x" * 1000]]
+    report = json.loads(_report("f.py::test_a", "call", "passed"))
+    report["user_properties"] += listed
+    (tmp_path / "log.jsonl").write_text(json.dumps(report) + "\n")
+    outcome = _outcomes(_test_reports(tmp_path / "log.jsonl"), None, None, figures_dir=figures)["test_a"]
+    assert [f.caption for f in outcome.figures] == ["caption 1"]
+    assert outcome.figures[0].png == _png()
+    assert outcome.findings == ("x" * 300,)
+
+
+def test_properties_repeated_in_every_phase_are_read_once(tmp_path):
+    lines = []
+    for when in ("setup", "call", "teardown"):
+        report = json.loads(_report("f.py::test_a", when, "passed"))
+        report["user_properties"] += [["finding", "lr 0.01: 70%"]] if when != "setup" else []
+        lines.append(json.dumps(report))
+    (tmp_path / "log.jsonl").write_text("\n".join(lines) + "\n")
+    assert read_report_log(tmp_path / "log.jsonl")["test_a"].findings == ("lr 0.01: 70%",)
