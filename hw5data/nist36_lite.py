@@ -1,11 +1,12 @@
 """nist36-lite: a NIST36-format data set built from real handwriting, for machines without NIST36.
 
 Letters A–Z: the real NIST letters of the 2016 homework (nist26_valid.mat and its 2016-10-26
-release; rows the second file repeats exactly are dropped) and the pen-on-paper capitals of
-handwritten_png62. Digits 0–9: the pen-on-paper digits of handwritten_png62 and MNIST test digits.
-Photos and MNIST glyphs are made to look like NIST rows (to_nist_image). Every class gets the same
-number of examples, split train/valid/test 6:2:1 like the handout's files, reproducibly from a
-seed; handwritten_png62 is split by index blocks, since neighbouring indices share a writer.
+release; rows the second file repeats exactly are dropped), the pen-on-paper capitals of
+handwritten_png62 and the Chars74K pen trajectories. Digits 0–9: the pen-on-paper digits of
+handwritten_png62, the Chars74K digits and MNIST test digits. Photos, trajectories and MNIST glyphs
+are made to look like NIST rows (to_nist_image). Every class gets the same number of examples,
+split train/valid/test 6:2:1 like the handout's files, reproducibly from a seed; handwritten_png62
+and Chars74K are split by index blocks, since one index (or neighbouring ones) is one writer.
 """
 import gzip
 import hashlib
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 from skimage.color import rgb2gray
+from skimage.draw import line
 from skimage.io import imread
 from skimage.morphology import dilation, disk, skeletonize
 from skimage.transform import resize
@@ -24,12 +26,15 @@ from skimage.transform import resize
 from hw5data import nist36
 from hw5data.paths import cache_dir, shared_data_dir
 
-VERSION = 2                   # bump when the recipe changes: cached copies are then rebuilt
+VERSION = 3                   # bump when the recipe changes: cached copies are then rebuilt
 NIST26_FILES = ("nist26/nist26_valid.mat", "nist26/nist26_valid_20161026.mat")
 MNIST_IMAGES, MNIST_LABELS = "mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz"
 PEN_FOLDER = "handwritten_png62/PNG"
+CHARS74K = "chars74k_strokes/char74k.json"
+RENDER_HEIGHT = 96            # px: trajectories are drawn at this height, then scaled like photos
 GLYPH_HEIGHT = 24             # NIST letters' ink spans 23.7 of 32 rows on average (nist26, measured)
-MIN_STROKE = 2.75             # px; NIST strokes are 3.5 px wide (ink area / skeleton length, nist26)
+NIST_STROKE = 3.5             # px at 32x32: NIST strokes' width (ink area / skeleton length, nist26)
+MIN_STROKE = 2.75             # px; thinner strokes are thickened
 SPLIT_FRACTIONS = (6, 2, 1)   # train : valid : test
 
 
@@ -130,6 +135,37 @@ def pen_crops(shared, char):
     return np.array(rows), np.array(blocks)
 
 
+def render_strokes(strokes):
+    """Pen trajectories (a list of strokes, each a list of [x, y] points, y down) -> an ink image
+    (H, W) in {0, 1}, RENDER_HEIGHT rows for the glyph's height, strokes as wide as NIST's."""
+    points = np.concatenate([np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes])
+    low, high = points.min(axis=0), points.max(axis=0)
+    # By height; a flat glyph (a dash) by a third of its width, so the canvas stays small.
+    scale = (RENDER_HEIGHT - 1) / max(high[1] - low[1], (high[0] - low[0]) / 3, 1.0)
+    radius = max(1, round(NIST_STROKE / GLYPH_HEIGHT * RENDER_HEIGHT / 2))
+    width, height = (np.ceil((high - low) * scale).astype(int) + 1 + 2 * radius)
+    ink = np.zeros((height, width))
+    for stroke in strokes:
+        xy = np.round((np.asarray(stroke, dtype=np.float64).reshape(-1, 2) - low) * scale).astype(int) + radius
+        ink[xy[:, 1], xy[:, 0]] = 1   # single-point strokes (dots) too
+        for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:], strict=True):
+            ink[line(y0, x0, y1, x1)] = 1
+    return dilation(ink, disk(radius))
+
+
+def stroke_crops(shared, char, forms=None):
+    """The Chars74K letterforms of one character as NIST rows, with their index blocks.
+
+    Returns (rows (n, 1024), block (n,) in 0 train, 1 valid, 2 test by position among the forms).
+    """
+    forms = json.loads(_source(shared, CHARS74K).read_text())[char] if forms is None else forms
+    forms = [f for f in forms if any(len(s) for s in f)]
+    bounds = np.cumsum(SPLIT_FRACTIONS) * len(forms) / sum(SPLIT_FRACTIONS)
+    rows = [nist36.to_row(to_nist_image(render_strokes([s for s in f if len(s)]))) for f in forms]
+    blocks = [int(np.searchsorted(bounds, rank, side="right")) for rank in range(len(forms))]
+    return np.array(rows).reshape(-1, nist36.SIDE ** 2), np.array(blocks, dtype=int)
+
+
 def build(shared=None, seed=0):
     """Build nist36-lite. Returns {'train': (x, y), 'valid': ..., 'test': ...} in NIST36's format."""
     shared = shared_data_dir() if shared is None else shared
@@ -137,7 +173,11 @@ def build(shared=None, seed=0):
     letters_x, letters_y = nist_letters(shared)
     digit_images = read_idx(_source(shared, MNIST_IMAGES))
     digit_labels = read_idx(_source(shared, MNIST_LABELS))
-    pen = {char: pen_crops(shared, char) for char in nist36.CLASSES}
+    trajectories = json.loads(_source(shared, CHARS74K).read_text())
+    pen = {}
+    for char in nist36.CLASSES:  # the writer-split sources: a photo of paper, a tablet's strokes
+        (photo_rows, photo_blocks), (stroke_rows, stroke_blocks) = pen_crops(shared, char), stroke_crops(shared, char, trajectories[char])
+        pen[char] = np.concatenate([photo_rows, stroke_rows]), np.concatenate([photo_blocks, stroke_blocks])
     # Other sources per class, in a random order: NIST letters (all of them) or MNIST digits.
     pools = [rng.permutation(np.flatnonzero(letters_y == cls)) if cls < 26 else
              rng.permutation(np.flatnonzero(digit_labels == cls - 26)) for cls in range(len(nist36.CLASSES))]

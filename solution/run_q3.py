@@ -206,6 +206,7 @@ def main(argv=None):
         runs = learning_rate_sweep(train_x, train_y, valid_x, valid_y, epochs=args.epochs)
         (params, history), *_ = runs.values()
         numbers["valid_accuracy"] = {f"{rate:g}": h["valid_acc"][-1] for rate, (_, h) in runs.items()}
+        numbers["train_accuracy"] = {f"{rate:g}": h["train_acc"][-1] for rate, (_, h) in runs.items()}
         numbers["test_accuracy_best"] = accuracy(params, test_x, test_y)
         plot_learning_rates(runs, out)
         progress.advance(steps)

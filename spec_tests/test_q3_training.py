@@ -13,11 +13,11 @@ from hw5data.choose import LITE, REAL
 from spec_tests._gradcheck import two_layer_forward
 
 question = pytest.mark.question
-# Validation-accuracy bars. NIST36: the handout's 75%. nist36-lite: the reference over 20 seeds
-# scored mean 0.7103, sd 0.0102 (min 0.6931); the bar is mean - 6 sd, so a submission as good as
+# Validation-accuracy bars. NIST36: the handout's 75%. nist36-lite (v3): the reference over 20 seeds
+# scored mean 0.7480, sd 0.0102 (min 0.7217); the bar is mean - 6 sd, so a submission as good as
 # the reference falls below it with probability about 1e-9 (normal spread). Re-measure with
 # `python benchmarks/q3_threshold.py` whenever nist36-lite's recipe (its VERSION) changes.
-BAR = {REAL: 0.75, LITE: 0.649}
+BAR = {REAL: 0.75, LITE: 0.687}
 EPOCHS = 30
 CLASS_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 SAME_NETWORK = " (the grader computes with a correct forward pass: a sigmoid or softmax bug graded in Q2 shows up here too)"

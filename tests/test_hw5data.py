@@ -111,6 +111,27 @@ def test_pen_crops_are_split_by_index_blocks_never_at_random():
     assert np.bincount(blocks).tolist() == pytest.approx([62, 20, 10], abs=5)
 
 
+def test_trajectories_render_upright_with_nist_thick_strokes():
+    """An L drawn as two strokes (y down): ink on the left column and the bottom row, NIST-wide."""
+    ell = [[[0, 0], [0, 100]], [[0, 100], [60, 100]]]
+    ink = nist36_lite.render_strokes(ell)
+    image = nist36_lite.to_nist_image(ink)
+    dark = image < 0.5
+    rows, cols = np.nonzero(dark)
+    assert dark[rows.min():rows.max() + 1, cols.min()].mean() > 0.9, "the vertical bar is on the left"
+    assert dark[rows.max() - 1, cols.min():cols.max() + 1].mean() > 0.9, "the foot is at the bottom"
+    assert rows.max() - rows.min() + 1 == pytest.approx(nist36_lite.GLYPH_HEIGHT, abs=1)
+    assert nist36_lite.stroke_width(1.0 - image) == pytest.approx(nist36_lite.NIST_STROKE, abs=1.0)
+    assert nist36_lite.render_strokes([[[0, 5], [500, 5]]]).shape[0] < 50, "a flat dash stays a small canvas"
+
+
+@needs_shared
+def test_chars74k_forms_are_split_by_writer_index_blocks():
+    rows, blocks = nist36_lite.stroke_crops(shared_data_dir(), "7")
+    assert rows.shape == (55, 1024) and np.all(np.diff(blocks) >= 0)
+    assert np.bincount(blocks).tolist() == [37, 12, 6]   # 6:2:1 of 55, by index
+
+
 def test_loader_names_the_file_and_the_keys_it_expected(tmp_path):
     import scipy.io
     scipy.io.savemat(tmp_path / "nist36_valid.mat", {"data": np.zeros((2, 1024))})
@@ -141,7 +162,7 @@ def test_real_nist36_is_used_when_the_user_names_its_folder(tmp_path, lite, lite
     monkeypatch.setenv("HW5_CACHE_DIR", str(lite_cache))
     monkeypatch.delenv("HW5_DATA_DIR", raising=False)
     _, name, description = nist36_data()
-    assert name == "nist36-lite" and description.startswith("nist36-lite (4536/1512/756") and "set HW5_DATA_DIR" in description
+    assert name == "nist36-lite" and description.startswith("nist36-lite (5868/1944/972") and "set HW5_DATA_DIR" in description
     monkeypatch.setenv("HW5_DATA_DIR", str(tmp_path / "real"))
     splits, name, description = nist36_data()
     assert name == "NIST36"
