@@ -25,18 +25,20 @@ def findLetters(image):
     ink = _ink(small)
     boxes = _character_boxes(ink)
     if scale < 1:  # back to the photo's pixels: the mask by nearest neighbour, boxes by scaling
-        ink = skimage.transform.resize(ink, gray.shape, order=0, anti_aliasing=False).astype(bool)
+        rows = np.minimum((np.arange(gray.shape[0]) * scale).astype(int), ink.shape[0] - 1)
+        cols = np.minimum((np.arange(gray.shape[1]) * scale).astype(int), ink.shape[1] - 1)
+        ink = ink[np.ix_(rows, cols)]
         boxes = np.round(boxes / scale).astype(int)
         boxes[:, 2:] = np.minimum(boxes[:, 2:], gray.shape)
     return boxes.reshape(-1, 4).astype(int), np.where(ink, 0.0, 1.0)
 
 
 def _gray(image):
+    """Grey levels in [0, 1], in single precision unless given double: a 12-megapixel photo is
+    290 MB in float64."""
     image = np.asarray(image)
-    image = image / 255.0 if image.dtype == np.uint8 else image.astype(np.float64)
-    if image.ndim == 3:
-        return skimage.color.rgb2gray(image[..., :3])
-    return image
+    image = image if image.dtype == np.float64 else skimage.img_as_float32(image)
+    return skimage.color.rgb2gray(image[..., :3]) if image.ndim == 3 else image
 
 
 def _ink(gray):

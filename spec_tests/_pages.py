@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import skimage
+import skimage.draw
 import skimage.io
+import skimage.morphology
 import skimage.transform
 from rapidfuzz.distance import Levenshtein
 from scipy.optimize import linear_sum_assignment
@@ -18,6 +21,7 @@ from hw5data.paths import shared_data_dir
 BOXES_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "q4" / "ground_truth_boxes.json"
 PAGES = ("01_list.jpg", "02_letters.jpg", "03_haiku.jpg", "04_deep.jpg")
 IOU_MATCH = 0.5
+VARIANT_PIXELS = 5e6    # variants of 04_deep (12 MP) are made from a 5 MP copy: memory, not difficulty
 
 
 def images_dir():
@@ -30,6 +34,45 @@ def load_page(name):
     truth = json.loads((images_dir() / "ground_truth.json").read_text())[name]
     image = skimage.io.imread(images_dir() / name)
     return image, np.array([e["box"] for e in entries]), "".join(e["char"] for e in entries), truth
+
+
+def page_lines(name):
+    """The true lines of a page as lists of indices into load_page's boxes, top to bottom."""
+    entries = json.loads(BOXES_FILE.read_text())["images"][name]
+    lines = {}
+    for index, entry in enumerate(entries):
+        lines.setdefault(entry["line"], []).append(index)
+    return [lines[k] for k in sorted(lines)]
+
+
+def drawn_page():
+    """A small synthetic photo: four block capitals drawn in dark ink on a wide (300 x 720),
+    unevenly lit page, each placed where swapping x and y would land outside the page.
+    Returns (image (300, 720, 3) float in [0, 1], boxes (4, 4) [y1, x1, y2, x2] of the ink)."""
+    height, width, stroke = 300, 720, 7
+    strokes = {  # (y, x) polylines of each letter in a 60 x 40 cell
+        "L": [[(0, 0), (60, 0), (60, 38)]],
+        "T": [[(0, 0), (0, 40)], [(0, 20), (60, 20)]],
+        "X": [[(0, 0), (60, 40)], [(0, 40), (60, 0)]],
+        "H": [[(0, 0), (60, 0)], [(0, 40), (60, 40)], [(30, 0), (30, 40)]],
+    }
+    origins = [(40, 380), (60, 470), (170, 560), (200, 650)]
+    ink = np.zeros((height, width), dtype=bool)
+    boxes = []
+    for (top, left), lines in zip(origins, strokes.values(), strict=True):
+        mask = np.zeros_like(ink)
+        for line in lines:
+            for (y0, x0), (y1, x1) in zip(line[:-1], line[1:], strict=True):
+                rr, cc = skimage.draw.line(top + y0, left + x0, top + y1, left + x1)
+                mask[rr, cc] = True
+        mask = skimage.morphology.dilation(mask, skimage.morphology.disk(stroke // 2))
+        rows, cols = np.nonzero(mask)
+        boxes.append([rows.min(), cols.min(), rows.max() + 1, cols.max() + 1])
+        ink |= mask
+    paper = 0.93 - 0.15 * np.linspace(0, 1, width)[None, :] * np.linspace(0.5, 1, height)[:, None]
+    grey = np.where(ink, 0.15, paper)
+    image = np.stack([grey, grey, np.minimum(1, grey + 0.1)], axis=2)  # blue-grey ink and paper
+    return image, np.array(boxes)
 
 
 def box_iou(a, b):
@@ -57,9 +100,16 @@ def match_boxes(found, truth):
 def variant(image, boxes, kind):
     """A harder photo of the same page and its ground-truth boxes: 'rotated' (3 degrees),
     'darker' (60% of the light, paper shading kept), 'noisier' (Gaussian noise, sd 6% of the range),
-    'smaller' (half the size). Returns (uint8 image, boxes (N, 4))."""
-    pixels = image.astype(np.float64) / 255
+    'smaller' (half the size). Takes a uint8 or float image; returns (float32 image in [0, 1],
+    boxes (N, 4) int). A page over VARIANT_PIXELS is scaled down to that size first, and the work is
+    in single precision: a 12-megapixel photo in float64 would take 290 MB a copy."""
     boxes = np.asarray(boxes, dtype=float)
+    shrink = np.sqrt(VARIANT_PIXELS / (image.shape[0] * image.shape[1]))
+    if shrink < 1:  # a channel at a time: rescale works in float64
+        image = np.stack([skimage.transform.rescale(image[..., c], shrink, anti_aliasing=True).astype(np.float32)
+                          for c in range(image.shape[2])], axis=2)
+        boxes = boxes * shrink
+    pixels = skimage.img_as_float32(image)
     if kind == "rotated":
         angle = 3.0
         out = skimage.transform.rotate(pixels, angle, resize=True, mode="edge")
@@ -73,15 +123,18 @@ def variant(image, boxes, kind):
         xr, yr = x * np.cos(t) + y * np.sin(t) + W / 2, -x * np.sin(t) + y * np.cos(t) + H / 2
         boxes = np.stack([yr.min(1), xr.min(1), yr.max(1), xr.max(1)], axis=1)
     elif kind == "darker":
-        out = pixels * 0.6
+        out = pixels * np.float32(0.6)
     elif kind == "noisier":
-        out = pixels + np.random.default_rng(0).normal(0, 0.06, pixels.shape)
+        noise = np.random.default_rng(0)
+        out = pixels
+        for channel in range(out.shape[2]):  # a channel at a time: one page-sized noise array is 50 MB
+            out[..., channel] += np.float32(0.06) * noise.standard_normal(out.shape[:2], dtype=np.float32)
     elif kind == "smaller":
         out = skimage.transform.rescale(pixels, 0.5, channel_axis=2, anti_aliasing=True)
         boxes = boxes * 0.5
     else:
         raise ValueError(kind)
-    return (np.clip(out, 0, 1) * 255).round().astype(np.uint8), np.round(boxes).astype(int)
+    return np.clip(out, 0, 1, out=out).astype(np.float32, copy=False), np.round(boxes).astype(int)
 
 
 def char_accuracy(lines, truth_lines):
@@ -91,8 +144,14 @@ def char_accuracy(lines, truth_lines):
     return max(0.0, 1 - Levenshtein.distance(text, truth) / max(1, len(truth)))
 
 
-def word_accuracy(lines, truth_lines):
-    """1 - word-level Levenshtein / number of true words: words are space-separated, so a missing
-    or extra space costs as a wrong word does."""
+def word_errors(lines, truth_lines):
+    """(word-level Levenshtein distance, number of true words): words are space-separated, so a
+    missing or extra space costs as a wrong word does."""
     words, truth = (" ".join(s).split() for s in (lines, truth_lines))
-    return max(0.0, 1 - Levenshtein.distance(words, truth) / max(1, len(truth)))
+    return Levenshtein.distance(words, truth), len(truth)
+
+
+def word_accuracy(lines, truth_lines):
+    """1 - word_errors / number of true words, floored at 0."""
+    errors, count = word_errors(lines, truth_lines)
+    return max(0.0, 1 - errors / max(1, count))

@@ -15,6 +15,8 @@ CONTRACT = {
     "run_q3": ("train_nist36", "plot_curves", "accuracy", "learning_rate_sweep", "plot_learning_rates",
                "weight_images", "plot_first_layer_weights", "confusion_matrix", "most_confused_pairs",
                "plot_confusion_matrix"),
+    "q4": ("findLetters",),
+    "run_q4": ("group_lines", "lines_text", "to_nist_rows", "read_text", "plot_boxes", "plot_crops"),
 }
 
 

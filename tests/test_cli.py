@@ -42,7 +42,7 @@ def reference_run(tmp_path_factory):
 def test_grading_the_reference_prints_full_marks(reference_run):
     proc = reference_run.proc
     assert proc.returncode == 0, proc.stderr
-    assert "Automatic score: 31 / 31 points" in proc.stdout
+    assert "Automatic score: 49 / 49 points" in proc.stdout
     assert "The handout states 133 points in total; its questions add up to 136." in proc.stdout
 
 
@@ -51,7 +51,7 @@ def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_questio
     jsonschema.validate(results, SCHEMA)
     assert [t["number"] for t in results["tests"]] == [q.id for q in rubric.questions if q.graded]
     assert all(t["score"] == t["max_score"] for t in results["tests"])
-    assert results["score"] == 31 and isinstance(results["execution_time"], float)
+    assert results["score"] == 49 and isinstance(results["execution_time"], float)
 
 
 def test_report_lists_the_questions_left_for_a_person(reference_run, rubric):

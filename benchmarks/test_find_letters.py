@@ -1,0 +1,20 @@
+"""pytest-benchmark: the reference findLetters on each handout page, given as the spec tests give
+it (float32 in [0, 1])."""
+import sys
+
+import pytest
+import skimage
+
+from autograde import REFERENCE_DIR
+from spec_tests._pages import PAGES, images_dir, load_page
+
+sys.path.insert(0, str(REFERENCE_DIR))
+from q4 import findLetters  # noqa: E402
+
+
+@pytest.mark.skipif(not (images_dir() / "ground_truth.json").is_file(), reason=f"no handout images in {images_dir()}")
+@pytest.mark.parametrize("name", PAGES)
+def test_find_letters(benchmark, name):
+    image = skimage.img_as_float32(load_page(name)[0])
+    boxes, _ = benchmark.pedantic(findLetters, args=(image,), rounds=5, warmup_rounds=1)
+    assert len(boxes) > 0

@@ -1,0 +1,84 @@
+"""The reference solution's half of the Q4.4 checks, computed in a separate Python process.
+
+The reference's modules have the submission's names (nn, run_q3, q4, run_q4), so they never share
+a process with it. `python -m spec_tests._reference IN OUT` is that process: IN is an .npz file the
+test writes, OUT a folder it fills. It uses the same NIST36 data as the tests (real where
+$HW5_DATA_DIR names it, else nist36-lite).
+"""
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "solution"
+EPOCHS = 30
+
+
+class ReferenceReading(NamedTuple):
+    params: dict    # the reference's trained 1024-64-36 network ('Wlayer1', 'blayer1', 'Woutput', 'boutput')
+    bw: dict        # {page name: the reference findLetters' bw, (H, W) bool, ink False (as float: ink 0)}
+    texts: dict     # {page name: lines the reference reads from the submission's (bw, boxes)}
+
+
+def reference_reading(seed, pages=None, found=None, params=None, timeout=300):
+    """The reference network trained with `seed` (or `params`, a network it trained before), the
+    reference findLetters' bw of `pages` ({name: uint8 image}), and, given found = {name: (bw (H, W)
+    in [0, 1], or uint8 0-255, boxes (N, 4))}, the text of a submission's boxes read with the reference's crops,
+    network and line grouping. Returns ReferenceReading; raises RuntimeError if the worker fails."""
+    pages, found = pages or {}, found or {}
+    with tempfile.TemporaryDirectory(prefix="q4-reference-") as tmp:
+        tmp = Path(tmp)
+        arrays = {f"page:{name}": image for name, image in pages.items()}
+        arrays.update({f"param:{key}": value for key, value in (params or {}).items()})
+        for name, (bw, boxes) in found.items():
+            arrays[f"bw:{name}"] = np.asarray(bw) if np.asarray(bw).dtype == np.uint8 else \
+                np.round(np.clip(np.asarray(bw, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
+            arrays[f"boxes:{name}"] = np.asarray(boxes).reshape(-1, 4).astype(np.int64)
+        np.savez(tmp / "in.npz", seed=seed, **arrays)
+        done = subprocess.run([sys.executable, "-m", "spec_tests._reference", str(tmp / "in.npz"), str(tmp)],
+                              capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
+        if done.returncode != 0:
+            raise RuntimeError(f"the reference solution's worker failed (a grader problem):\n{done.stderr[-2000:]}")
+        with np.load(tmp / "out.npz") as out:
+            params = {key.split(":", 1)[1]: out[key] for key in out.files if key.startswith("param:")}
+            bw = {key.split(":", 1)[1]: np.unpackbits(out[key], count=int(np.prod(out[f"shape:{key[3:]}"])))
+                  .reshape(out[f"shape:{key[3:]}"]).astype(bool) for key in out.files if key.startswith("bw:")}
+        texts = json.loads((tmp / "texts.json").read_text())
+    return ReferenceReading(params, bw, texts)
+
+
+def _work(in_path, out_dir):
+    sys.path.insert(0, str(REFERENCE_DIR))
+    import run_q3
+    import run_q4
+    from q4 import findLetters
+
+    from hw5data.choose import nist36_data
+    inputs = np.load(in_path)
+    params = {key.split(":", 1)[1]: inputs[key] for key in inputs.files if key.startswith("param:")}
+    if not params:
+        (x, y), (vx, vy) = (data := nist36_data(seed=0)).splits["train"], data.splits["valid"]
+        np.random.seed(int(inputs["seed"]))
+        params, _ = run_q3.train_nist36(x, y, vx, vy, epochs=EPOCHS)
+    out = {f"param:{k}": params[k] for k in ("Wlayer1", "blayer1", "Woutput", "boutput")}
+    texts = {}
+    for key in inputs.files:
+        kind, _, name = key.partition(":")
+        if kind == "page":
+            bw = findLetters(inputs[key])[1] < 0.5
+            out[f"bw:{name}"], out[f"shape:{name}"] = np.packbits(~bw), np.array(bw.shape)
+        elif kind == "bw":
+            bw, boxes = inputs[key] / 255.0, inputs[f"boxes:{name}"]
+            rows = run_q4.to_nist_rows(bw, boxes)
+            labels = [run_q3.CLASS_NAMES[k] for k in run_q3.predict(params, rows)] if len(boxes) else []
+            texts[name] = run_q4.lines_text(boxes, run_q4.group_lines(boxes), labels)
+    np.savez(Path(out_dir) / "out.npz", **out)
+    (Path(out_dir) / "texts.json").write_text(json.dumps(texts))
+
+
+if __name__ == "__main__":
+    _work(sys.argv[1], sys.argv[2])

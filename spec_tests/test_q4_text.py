@@ -1,0 +1,233 @@
+"""Q4.4: the text of the four handout pages, read by the submission's own pipeline and network.
+
+The parts are checked one at a time on the ground truth (fixtures/q4/ground_truth_boxes.json), so a
+bug costs the points of the part it is in: line grouping and word spaces on the true boxes, crops
+of the true boxes read by the reference network, then the whole read_text with the submission's
+own network (trained here by its run_q3.train_nist36, on the grader's data, as in Q3.1.1).
+
+Character accuracy is 1 - edit distance / characters on a page, spaces ignored; word accuracy
+counts spaces (a wrong or missing space costs a word). Both go to the report beside the truth, with
+the accuracy the reference's crops and network reach on the submission's own boxes: a TA can see
+whether findLetters or the reading is at fault.
+
+Bars (nist36-lite v3, `python benchmarks/q4_threshold.py`, 20 training seeds of the reference, pages
+given as float32): mean - 5 sd of the reference per page and for the crops. A submission as good as
+the reference falls below one bar with probability about 3e-7 (normal spread; one sd estimated
+from 20 runs). On the real NIST36 the same bars are used: its networks read these pages better.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage
+
+from spec_tests._gradcheck import two_layer_forward
+from spec_tests._pages import (
+    PAGES,
+    char_accuracy,
+    images_dir,
+    load_page,
+    page_lines,
+    word_accuracy,
+    word_errors,
+)
+from spec_tests._reference import EPOCHS, reference_reading
+from spec_tests.plugin import PNG_MAGIC
+
+question = pytest.mark.question
+# Reference over 20 seeds: 01_list 0.752 (sd 0.052), 02_letters 0.817 (0.034), 03_haiku 0.809
+# (0.050), 04_deep 0.883 (0.040); crops of the 246 true boxes 0.796 (0.030).
+PAGE_BAR = {"01_list.jpg": 0.494, "02_letters.jpg": 0.646, "03_haiku.jpg": 0.561, "04_deep.jpg": 0.683}
+CROPS_BAR = 0.645
+WORDS_BAR = 0.8   # word accuracy from the true boxes and letters: only the spaces can be wrong
+CLASS_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _needs_images():
+    if not (images_dir() / "ground_truth.json").is_file():
+        pytest.skip(f"the grader has no handout images in {images_dir()} (set HW5_SHARED_DATA)")
+
+
+@pytest.fixture(autouse=True)
+def _name_the_data(request, record_property):
+    """The read_text checks train the submission's network: the report says on which data set."""
+    if request.node.name.startswith("test_read_text"):
+        record_property("data", request.getfixturevalue("nist36").description)
+
+
+@pytest.fixture
+def run_q4(submission):
+    return submission.module("run_q4")
+
+
+@pytest.fixture(scope="module")
+def pages():
+    """{name: (uint8 image, true boxes, true characters, true lines of text)}."""
+    return {name: load_page(name) for name in PAGES}
+
+
+@pytest.fixture(scope="module")
+def reference(pages, grading_seed):
+    """The reference network (trained with the grading seed) and the reference findLetters' bw."""
+    return reference_reading(grading_seed, pages={name: page[0] for name, page in pages.items()})
+
+
+@pytest.fixture(scope="module")
+def own_network(submission, nist36, grading_seed):
+    """The submission's own Q3 network, trained by its train_nist36 on the grader's data."""
+    (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
+    np.random.seed(grading_seed)
+    params, _ = submission.module("run_q3").train_nist36(x, y, vx, vy, epochs=EPOCHS)
+    return params
+
+
+@pytest.fixture(scope="module")
+def boxes_read_by_the_reference(submission, pages, reference):
+    """{name: text lines the reference's crops and network read from the submission's findLetters
+    output, or why there are none}: a diagnosis for the report, worth no points."""
+    found, why = {}, {}
+    for name, (image, *_) in pages.items():
+        try:
+            boxes, bw = submission.module("q4").findLetters(skimage.img_as_float32(image))
+            bw = np.asarray(bw, dtype=np.float32)  # kept as bytes: four pages of floats are 200 MB
+            found[name] = (np.round(np.clip(bw, 0, 1) * 255).astype(np.uint8), np.asarray(boxes).reshape(-1, 4))
+            del bw
+        except BaseException as exc:  # the submission's failure is reported by the scored tests
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            why[name] = f"its findLetters failed: {type(exc).__name__}: {exc}"[:200]
+    try:
+        texts = reference_reading(0, found=found, params=reference.params).texts if found else {}
+    except (RuntimeError, ValueError) as exc:  # e.g. a bw of the wrong shape
+        texts = {}
+        why.update({name: f"the reference could not read its boxes ({str(exc).splitlines()[-1][:150]})" for name in found})
+    return texts, why
+
+
+def _show_if_drawn(draw, caption, show_figure, show_finding):
+    """A figure for the report that costs no points if it cannot be drawn: say why instead."""
+    try:
+        path = Path(draw())
+        drawn = path.is_file() and path.read_bytes()[:len(PNG_MAGIC)] == PNG_MAGIC
+    except Exception as exc:  # noqa: BLE001 (the submission's plotting code: anything may go wrong)
+        show_finding(f"{caption}: not drawn ({type(exc).__name__}: {str(exc)[:150]})")
+        return
+    show_figure(path, caption) if drawn else show_finding(f"{caption}: not drawn (no PNG file at {path.name})")
+
+
+@question("4.4")
+def test_group_lines_puts_true_boxes_in_reading_order(run_q4, pages, rng):
+    """group_lines(bboxes) on the true boxes, shuffled: the lines top to bottom, each left to right"""
+    for name, (_, boxes, labels, truth) in pages.items():
+        order = rng.permutation(len(boxes))
+        lines = run_q4.group_lines(boxes[order])
+        indices = [int(i) for line in lines for i in line]
+        assert sorted(indices) == list(range(len(boxes))), \
+            f"{name}: group_lines must list each of the {len(boxes)} boxes once; it listed {len(indices)} indices " \
+            f"({len(set(indices))} distinct)"
+        got = ["".join(labels[order[i]] for i in line) for line in lines]
+        want = ["".join(line.split()) for line in truth]
+        assert got == want, f"{name}: the boxes' characters in the order group_lines gives are {got}; expected {want}"
+
+
+@question("4.4")
+def test_lines_text_puts_spaces_where_words_end(run_q4, pages, show_finding):
+    """lines_text on the true boxes, lines and characters: word accuracy >= 80% over the four pages"""
+    errors = words = 0
+    for name in PAGES:
+        _, boxes, labels, truth = pages[name]
+        text = run_q4.lines_text(boxes, page_lines(name), list(labels))
+        if not isinstance(text, list) or not all(isinstance(line, str) for line in text):
+            pytest.fail(f"{name}: lines_text returned {type(text).__name__}; expected a list of strings, one per line",
+                        pytrace=False)
+        page_errors, page_words = word_errors(text, truth)
+        errors, words = errors + page_errors, words + page_words
+        if text != truth:
+            show_finding(f"{name} from the true boxes: {' / '.join(text)}")
+    accuracy = 1 - errors / words
+    assert accuracy >= WORDS_BAR, f"with the true letters, the spaces lines_text puts give a word accuracy of " \
+                                  f"{accuracy:.1%} over the four pages ({errors} word edits for {words} words); " \
+                                  f"the bar is {WORDS_BAR:.0%}. A space belongs where a gap is wider than the gaps " \
+                                  "between the letters of a word (02_letters has no spaces at all)"
+
+
+@question("4.4")
+def test_to_nist_rows_gives_a_white_32x32_row_per_box(run_q4, pages, reference):
+    """to_nist_rows(bw, bboxes) returns (N, 1024) rows in [0, 1]: the character dark, its surround white"""
+    for name, (_, boxes, _, _) in pages.items():
+        rows = np.asarray(run_q4.to_nist_rows(reference.bw[name].astype(np.float64), boxes), dtype=float)
+        assert rows.shape == (len(boxes), 1024), f"{name}: to_nist_rows gave shape {rows.shape}; expected ({len(boxes)}, 1024)"
+        assert np.isfinite(rows).all() and rows.min() >= 0 and rows.max() <= 1, \
+            f"{name}: the rows range over [{np.nanmin(rows):g}, {np.nanmax(rows):g}]; NIST rows are in [0, 1]"
+        crops = rows.reshape(-1, 32, 32)
+        ring = np.concatenate([crops[:, 0], crops[:, -1], crops[:, :, 0], crops[:, :, -1]], axis=1)
+        assert ring.mean() > 0.8 and (crops.min(axis=(1, 2)) < 0.5).mean() > 0.9, \
+            f"{name}: the crops' borders average {ring.mean():.2f} and {(crops.min(axis=(1, 2)) < 0.5).mean():.0%} of " \
+            "them hold dark pixels; NIST rows are dark ink on white (1) with a white margin"
+
+
+@question("4.4")
+def test_reference_network_reads_the_crops_of_the_true_boxes(run_q4, pages, reference, show_figure, show_finding,
+                                                             tmp_path):
+    """to_nist_rows' crops of the 246 true boxes look like NIST rows: the reference network reads them as well as its own"""
+    rows, labels = [], ""
+    for name, (_, boxes, chars, _) in pages.items():
+        rows.append(np.asarray(run_q4.to_nist_rows(reference.bw[name].astype(np.float64), boxes), dtype=float).reshape(len(boxes), -1))
+        labels += chars
+    rows = np.concatenate(rows)
+    assert rows.shape[1] == 1024, f"to_nist_rows gave rows of {rows.shape[1]} values; expected 1024 (32x32)"
+    _show_if_drawn(lambda: run_q4.plot_crops(rows, tmp_path / "crops.png"),
+                   "Q4.4 the crops of the true boxes as the network sees them (its plot_crops)", show_figure, show_finding)
+    predicted = np.array(list(CLASS_NAMES))[two_layer_forward(reference.params, rows)[3].argmax(1)]
+    accuracy = float(np.mean(predicted == np.array(list(labels))))
+    assert accuracy >= CROPS_BAR, \
+        f"the reference network reads {accuracy:.1%} of the crops of the {len(labels)} true boxes right; with the " \
+        f"reference's crops it reads 79.6% (bar {CROPS_BAR:.1%}). Compare the crops with the training rows: " \
+        "orientation (rows are transposed images), polarity, size and margin, stroke width"
+
+
+def _check_page(name, run_q4, pages, own_network, boxes_read_by_the_reference, show_finding):
+    __tracebackhide__ = True
+    image, _, _, truth = pages[name]
+    text = run_q4.read_text(skimage.img_as_float32(image), own_network)
+    if not isinstance(text, list) or not all(isinstance(line, str) for line in text):
+        pytest.fail(f"read_text({name}) returned {type(text).__name__}; expected a list of strings, one per line",
+                    pytrace=False)
+    characters, words = char_accuracy(text, truth), word_accuracy(text, truth)
+    show_finding(f"{name}: characters {characters:.1%} (bar {PAGE_BAR[name]:.1%}), words {words:.1%}")
+    show_finding(f"  read:  {' / '.join(text)}")
+    show_finding(f"  truth: {' / '.join(truth)}")
+    texts, why = boxes_read_by_the_reference
+    if name in texts:
+        show_finding(f"  its findLetters' boxes read by the reference's crops and network: characters "
+                     f"{char_accuracy(texts[name], truth):.1%}: {' / '.join(texts[name])}")
+    else:
+        show_finding(f"  its boxes could not be read by the reference: {why.get(name, 'no boxes')}")
+    assert characters >= PAGE_BAR[name], \
+        f"{name}: read_text gets {characters:.1%} of the characters right (edit distance, spaces ignored); the bar is " \
+        f"{PAGE_BAR[name]:.1%}. Read: {' / '.join(text)!r}"
+
+
+@question("4.4")
+def test_read_text_01_list(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding):
+    """read_text on 01_list.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("01_list.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding)
+
+
+@question("4.4")
+def test_read_text_02_letters(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding):
+    """read_text on 02_letters.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("02_letters.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding)
+
+
+@question("4.4")
+def test_read_text_03_haiku(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding):
+    """read_text on 03_haiku.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("03_haiku.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding)
+
+
+@question("4.4")
+def test_read_text_04_deep(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding):
+    """read_text on 04_deep.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("04_deep.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding)
