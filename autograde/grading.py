@@ -88,8 +88,11 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
         cpus = os.cpu_count() or 1
         jobs = jobs or cpus
         with ThreadPoolExecutor(max_workers=jobs) as pool:
+            # Longest time limit first (the limits follow the questions' running times), so the
+            # pool does not end on one long question while the other workers idle.
             futures = {q.id: pool.submit(run_question, copy, q, seed=seed, timeout=limit[q.id],
-                                         threads=max(1, cpus // jobs)) for q in runnable}
+                                         threads=max(1, cpus // jobs))
+                       for q in sorted(runnable, key=lambda q: -limit[q.id])}
             try:
                 for qid, future in futures.items():
                     runs[qid] = future.result()

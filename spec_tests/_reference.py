@@ -39,8 +39,11 @@ def reference_reading(seed, pages=None, found=None, params=None, timeout=300):
                 np.round(np.clip(np.asarray(bw, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
             arrays[f"boxes:{name}"] = np.asarray(boxes).reshape(-1, 4).astype(np.int64)
         np.savez(tmp / "in.npz", seed=seed, **arrays)
-        done = subprocess.run([sys.executable, "-m", "spec_tests._reference", str(tmp / "in.npz"), str(tmp)],
-                              capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
+        try:
+            done = subprocess.run([sys.executable, "-m", "spec_tests._reference", str(tmp / "in.npz"), str(tmp)],
+                                  capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"the reference solution's worker took over {timeout} s (a grader problem)") from exc
         if done.returncode != 0:
             raise RuntimeError(f"the reference solution's worker failed (a grader problem):\n{done.stderr[-2000:]}")
         with np.load(tmp / "out.npz") as out:

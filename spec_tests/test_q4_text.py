@@ -13,7 +13,7 @@ whether findLetters or the reading is at fault.
 Bars (nist36-lite v3, `python benchmarks/q4_threshold.py`, 20 training seeds of the reference, pages
 given as float32): mean - 5 sd of the reference per page and for the crops. A submission as good as
 the reference falls below one bar with probability about 3e-7 (normal spread; one sd estimated
-from 20 runs). On the real NIST36 the same bars are used: its networks read these pages better.
+from 20 runs). On the real NIST36 (which cannot be had here to measure) the same bars are used.
 """
 from pathlib import Path
 
@@ -69,8 +69,13 @@ def pages():
 
 @pytest.fixture(scope="module")
 def reference(pages, grading_seed):
-    """The reference network (trained with the grading seed) and the reference findLetters' bw."""
-    return reference_reading(grading_seed, pages={name: page[0] for name, page in pages.items()})
+    """The reference network (trained with the grading seed) and the reference findLetters' bw.
+    If the grader's own worker fails, the checks that need it are skipped: a grader error, not a
+    lost point (the report says so)."""
+    try:
+        return reference_reading(grading_seed, pages={name: page[0] for name, page in pages.items()})
+    except (RuntimeError, OSError, ValueError) as exc:
+        pytest.skip(f"the grader's reference worker failed: {str(exc)[-300:]}")
 
 
 @pytest.fixture(scope="module")

@@ -58,8 +58,10 @@ def test_every_evidence_check_is_failed_by_some_known_wrong_submission(rubric):
 @pytest.mark.parametrize("seed", range(1, 21))
 def test_reference_scores_full_marks_on_every_seed(seed, rubric):
     """The reference gets every automatic point on 20 grading seeds in a row. Q4.2 draws nothing at
-    random (fixed pages, variants made with a fixed noise seed): the CLI test grades it once."""
-    seeded = {q.id for q in rubric.questions if q.graded} - {"4.2"}
+    random (fixed pages, variants made with a fixed noise seed): the CLI test grades it once. Q4.4
+    (14 s a seed) runs on seeds 1-5 here; its bars come from 20 seeds of benchmarks/q4_threshold.py,
+    where each page's lowest score was at least 10 points above its bar."""
+    seeded = {q.id for q in rubric.questions if q.graded} - {"4.2"} - ({"4.4"} if seed > 5 else set())
     results = grade(known_wrong.REFERENCE_DIR, rubric, seed=seed, only=seeded)
     lost = {r.question.id: r.reason for r in results.questions if r.score is not None and r.score < r.max_score}
-    assert not lost and results.score == rubric.auto_total - rubric["4.2"].points == 39
+    assert not lost and results.score == sum(rubric[q].points for q in seeded)
