@@ -30,6 +30,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 FIGURE_NAME = re.compile(r"[A-Za-z0-9_]{1,80}-[0-9]{1,3}\.png")
 _live_children = set()          # children are session leaders: Ctrl-C does not reach them
 _live_lock = threading.Lock()
+_stopping = threading.Event()   # set by kill_all_children: no worker thread may start another child
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,11 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, pytho
                    **{name: str(threads) for name in THREAD_VARIABLES})
         start = time.monotonic()
         with open(tmp / "output.txt", "wb") as output:
-            child = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-            with _live_lock:
+            with _live_lock:  # started and registered together, so an interrupt kills every child
+                if _stopping.is_set():
+                    return QuestionRun(returncode=None, timed_out=False, elapsed=0.0, output_tail="grading was interrupted")
+                child = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
                 _live_children.add(child)
             timed_out = False
             try:
@@ -118,11 +121,18 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, pytho
 
 
 def kill_all_children():
-    """Kill every child this process is still running (on interrupt: they would outlive it)."""
+    """Kill every child this process is still running (on interrupt: they would outlive it), and
+    start no more until allow_children() is called."""
     with _live_lock:
+        _stopping.set()
         children = list(_live_children)
     for child in children:
         _kill_group(child)
+
+
+def allow_children():
+    """Let run_question start children again (a new grading run in the same process)."""
+    _stopping.clear()
 
 
 def _kill_group(child):
