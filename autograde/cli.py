@@ -45,6 +45,9 @@ def main(argv=None):
     """
     args = get_args_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a container's stop: same clean-up as Ctrl-C
+    # Python leaves SIGINT ignored when it starts ignored (a background job, some CI runners):
+    # an explicit SIGINT must still stop the grading and kill its children.
+    signal.signal(signal.SIGINT, _interrupt)
     console = Console()
     try:
         rubric = load_rubric(args.rubric)

@@ -6,7 +6,7 @@ one-to-one at IoU >= 0.5 (fixtures/q4/ground_truth_boxes.json, checked by eye).
 
 Bars are deterministic (no randomness is involved). Per page: recall and precision >= 90%, which
 leaves room for a few merged, split or extra boxes (11 of 01_list's 115 characters), for most of the
-points, and >= 99% (every character, one box each, nothing else: the issue's target) for the rest.
+points, and >= 99% (every character, one box each, nothing else) for the rest.
 The harder photos are pooled over the four pages at 90%. The reference scores 100% on every page
 and every variant (tests/test_q4_ground_truth.py).
 """

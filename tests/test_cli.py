@@ -161,8 +161,10 @@ def _children_of(pid):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_kills_its_test_processes_and_still_writes_results(tmp_path, signum):
     submission = known_wrong.build("softmax_hangs", tmp_path / "sub")
+    # Started with SIGINT ignored, as a background job or a CI runner starts it: it must still stop.
     proc = subprocess.Popen([sys.executable, "-m", "autograde", str(submission), "--results", str(tmp_path / "r.json")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     deadline = time.monotonic() + 30
     while not (children := _children_of(proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
