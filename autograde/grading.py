@@ -85,20 +85,29 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
         wanted = [q for q in rubric.questions if only is None or q.id in only]
         runnable = [q for q in wanted if q.test_names]
         limit = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in runnable}
+        # A rubric group runs in one child under the sum of its members' limits.
+        units = {}
+        for q in runnable:
+            units.setdefault(q.group or q.id, []).append(q)
+        for members in units.values():
+            shared = sum(limit[q.id] for q in members)
+            limit.update({q.id: shared for q in members})
         runs = {}
         cpus = os.cpu_count() or 1
         jobs = jobs or cpus
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             # Longest time limit first (the limits follow the questions' running times), so the
             # pool does not end on one long question while the other workers idle.
-            futures = {q.id: pool.submit(run_question, copy, q, seed=seed, timeout=limit[q.id],
-                                         threads=max(1, cpus // jobs))
-                       for q in sorted(runnable, key=lambda q: -limit[q.id])}
+            futures = {key: pool.submit(run_question, copy, tuple(members), seed=seed, timeout=limit[members[0].id],
+                                        threads=max(1, cpus // jobs))
+                       for key, members in sorted(units.items(), key=lambda unit: -limit[unit[1][0].id])}
             try:
-                for qid, future in futures.items():
-                    runs[qid] = future.result()
-                    if progress:
-                        progress(qid)
+                for key, future in futures.items():
+                    run = future.result()
+                    for q in units[key]:
+                        runs[q.id] = run
+                        if progress:
+                            progress(q.id)
             except BaseException:  # Ctrl-C or a grader bug: leave no test process behind
                 for future in futures.values():
                     future.cancel()
@@ -124,8 +133,11 @@ def _note_grader_findings(results, runs):
                                          f"scored 0: {skipped[0].message}")
     for description, qids in used.items():
         results.notices.append(f"{', '.join(qids)} used {description}")
+    reported = set()
     for qid, run in runs.items():
-        if run.runner_failed:
+        if run.runner_failed and id(run) not in reported:  # a group's run is reported once
+            reported.add(id(run))
+            qid = ", Q".join(run.questions) or qid
             results.grader_errors.append(
                 f"Q{qid}: the test runner exited with code {run.returncode} before reporting any test "
                 f"(a grader or rubric problem, unless the submission ended the process while loading). "

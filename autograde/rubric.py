@@ -25,6 +25,7 @@ class Question:
     pending: bool = False
     timeout: float = 60.0
     visibility: str = "visible"
+    group: str | None = None                      # questions of one group run in one child process
 
     @property
     def graded(self):
@@ -77,6 +78,12 @@ def load_rubric(path=DEFAULT_RUBRIC):
         raise RubricError(f"{path}: [defaults] and [handout] must be tables")
     questions = tuple(_question(path, i, entry, defaults) for i, entry in enumerate(entries))
     ids = [q.id for q in questions]
+    for group in {q.group for q in questions if q.group}:
+        members = [q for q in questions if q.group == group]
+        files = {q.file for q in members}
+        if len(files) != 1 or None in files:
+            raise RubricError(f"{path}: questions {', '.join(q.id for q in members)} of group {group!r} must share "
+                              f"one test `file`, not {sorted(map(str, files))}")
     if len(set(ids)) != len(ids):
         raise RubricError(f"{path}: question ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}")
     try:
@@ -95,7 +102,8 @@ def _question(path, index, entry, defaults):
             kind=entry["kind"], file=entry.get("file"), tests={str(k): float(v) for k, v in entry.get("tests", {}).items()},
             evidence=tuple(entry.get("evidence", ())), pending=bool(entry.get("pending", False)),
             timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
-            visibility=entry.get("visibility", defaults.get("visibility", "visible")))
+            visibility=entry.get("visibility", defaults.get("visibility", "visible")),
+            group=str(entry["group"]) if "group" in entry else None)
     except KeyError as exc:
         raise RubricError(f"{where}: missing key {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:

@@ -61,6 +61,7 @@ class QuestionRun:
     started: bool = False   # at least one test phase was reported
     elapsed: float = 0.0
     output_tail: str = ""
+    questions: tuple = ()   # the ids of the questions this run covered (several for a rubric group)
 
     @property
     def runner_failed(self):
@@ -70,6 +71,9 @@ class QuestionRun:
     def ended_early_reason(self, timeout):
         """Why tests that did not report are missing, in words."""
         if self.timed_out:
+            if len(self.questions) > 1:
+                shared = ", ".join(f"Q{q}" for q in self.questions)
+                return f"did not finish: the time limit of {timeout:g} s that {shared} share (one process) was reached"
             return f"did not finish: the question's time limit of {timeout:g} s was reached"
         if self.returncode is not None and self.returncode < 0:
             return f"did not finish: the test process was killed by signal {-self.returncode}"
@@ -79,17 +83,23 @@ class QuestionRun:
 def run_question(submission, question, *, seed=0, timeout=None, threads=1, python=sys.executable):
     """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest.
 
+    question may be a tuple of questions of one spec file (a rubric group): they run in one child,
+    so module-scoped work they share (a 100-epoch training) runs once; timeout then defaults to the
+    sum of their limits.
+
     threads caps the child's BLAS/OpenMP threads: children already run side by side, and
     oversubscribed BLAS threads spin so hard that 4 children on 2 cores ran 50x slower.
 
     Returns: QuestionRun. Never raises for anything the submission does.
     """
-    timeout = question.timeout if timeout is None else timeout
+    questions = tuple(question) if isinstance(question, (tuple, list)) else (question,)
+    timeout = sum(q.timeout for q in questions) if timeout is None else timeout
     with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
         tmp = Path(tmp)
         log = tmp / "report.jsonl"
-        command = [python, "-m", "pytest", str(SPEC_DIR / question.file),
-                   "--submission", str(submission), "--question", question.id, "--figures-dir", str(tmp / "figures"),
+        selected = [arg for q in questions for arg in ("--question", q.id)]
+        command = [python, "-m", "pytest", str(SPEC_DIR / questions[0].file),
+                   "--submission", str(submission), *selected, "--figures-dir", str(tmp / "figures"),
                    "--grading-seed", str(seed), f"--report-log={log}",
                    "--capture=no", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "--rootdir", str(tmp),
                    "-o", "addopts=", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
@@ -99,7 +109,8 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, pytho
         with open(tmp / "output.txt", "wb") as output:
             with _live_lock:  # started and registered together, so an interrupt kills every child
                 if _stopping.is_set():
-                    return QuestionRun(returncode=None, timed_out=False, elapsed=0.0, output_tail="grading was interrupted")
+                    return QuestionRun(returncode=None, timed_out=False, elapsed=0.0, output_tail="grading was interrupted",
+                                       questions=tuple(q.id for q in questions))
                 child = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
                                          stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
                 _live_children.add(child)
@@ -112,8 +123,8 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, pytho
                 _kill_group(child)
                 with _live_lock:
                     _live_children.discard(child)
-        run = QuestionRun(returncode=child.returncode, timed_out=timed_out,
-                          elapsed=time.monotonic() - start, output_tail=_tail(tmp / "output.txt"))
+        run = QuestionRun(returncode=child.returncode, timed_out=timed_out, elapsed=time.monotonic() - start,
+                          output_tail=_tail(tmp / "output.txt"), questions=tuple(q.id for q in questions))
         reports = _test_reports(log)
         run.started = bool(reports)
         run.outcomes = _outcomes(reports, Path(submission), tmp, figures_dir=tmp / "figures")

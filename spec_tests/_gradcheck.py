@@ -101,3 +101,15 @@ def trusted_contract_functions():
     return {"sigmoid": expit, "sigmoid_deriv": sigmoid_deriv, "softmax": lambda x: softmax(x, axis=1),
             "forward": forward, "backwards": backwards, "compute_loss_and_acc": compute_loss_and_acc,
             "get_random_batches": get_random_batches, "linear": lambda x: x, "linear_deriv": np.ones_like}
+
+
+AUTOENCODER_LAYERS = ("layer1", "layer2", "layer3", "output")
+
+
+def autoencoder_reconstruct(params, x):
+    """Trusted Q5 forward pass: ReLU, ReLU, ReLU, sigmoid through AUTOENCODER_LAYERS.
+    x (N, D) -> (N, D)."""
+    hidden = x
+    for name in AUTOENCODER_LAYERS[:-1]:
+        hidden = np.maximum(hidden @ params["W" + name] + params["b" + name], 0)
+    return expit(hidden @ params["Woutput"] + params["boutput"])

@@ -16,6 +16,10 @@ CONTRACT = {
                "weight_images", "plot_first_layer_weights", "confusion_matrix", "most_confused_pairs",
                "plot_confusion_matrix"),
     "q4": ("findLetters",),
+    "run_q5": ("initialize_autoencoder", "autoencoder_forward", "squared_error", "autoencoder_backwards",
+               "momentum_step", "train_autoencoder", "plot_loss", "example_rows", "plot_reconstructions",
+               "mean_psnr"),
+    "run_q6": ("pca_fit", "pca_reconstruct", "parameter_counts"),
     "run_q4": ("group_lines", "lines_text", "to_nist_rows", "read_text", "plot_boxes", "plot_crops"),
 }
 

@@ -42,7 +42,7 @@ def reference_run(tmp_path_factory):
 def test_grading_the_reference_prints_full_marks(reference_run):
     proc = reference_run.proc
     assert proc.returncode == 0, proc.stderr
-    assert "Automatic score: 49 / 49 points" in proc.stdout
+    assert "Automatic score: 61 / 61 points" in proc.stdout
     assert "The handout states 133 points in total; its questions add up to 136." in proc.stdout
 
 
@@ -51,7 +51,7 @@ def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_questio
     jsonschema.validate(results, SCHEMA)
     assert [t["number"] for t in results["tests"]] == [q.id for q in rubric.questions if q.graded]
     assert all(t["score"] == t["max_score"] for t in results["tests"])
-    assert results["score"] == 49 and isinstance(results["execution_time"], float)
+    assert results["score"] == 61 and isinstance(results["execution_time"], float)
 
 
 def test_report_lists_the_questions_left_for_a_person(reference_run, rubric):
@@ -66,7 +66,8 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     figures = sorted((folder / "report_figures").glob("*.png"))
     assert [f.name for f in figures] == ["q3.1.1-1.png", "q3.1.1-2.png", "q3.1.2-1.png", "q3.1.2-2.png",
                                          "q3.1.3-1.png", "q3.1.3-2.png", "q3.1.4-1.png",
-                                         *(f"q4.3-{n}.png" for n in range(1, 9)), "q4.4-1.png"]
+                                         *(f"q4.3-{n}.png" for n in range(1, 9)), "q4.4-1.png",
+                                         "q5.2-1.png", "q5.3.1-1.png", "q6.2-1.png"]
     for figure in figures:
         assert figure.read_bytes().startswith(b"\x89PNG") and f"](report_figures/{figure.name})" in report
     assert "best network (lr 0.01): test accuracy" in report and "most confused pairs: " in report
@@ -75,6 +76,7 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     assert "04_deep.jpg: 41 boxes for 41 characters; recall 100.0%, precision 100.0%" in report
     assert "  truth: DEEP LEARNING / DEEPER LEARNING / DEEPEST LEARNING" in report
     assert "its findLetters' boxes read by the reference's crops and network: characters" in report
+    assert "mean validation PSNR " in report and "learned parameters: autoencoder 68704, PCA 33792" in report
 
 
 def test_a_path_that_is_not_a_submission_still_gets_a_results_file(tmp_path):

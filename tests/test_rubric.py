@@ -37,7 +37,7 @@ def test_rubric_lists_every_handout_question_with_its_points(rubric):
     for q in rubric.questions:
         by_section[q.section] = by_section.get(q.section, 0) + q.points
     assert by_section == {"1": 25, "2": 31, "3": 10, "4": 23, "5": 14, "6": 8, "7": 25}
-    assert rubric.auto_total == 49
+    assert rubric.auto_total == 61
     assert rubric.extra_credit_sections == ("7",)
 
 
@@ -79,4 +79,12 @@ def test_a_malformed_rubric_structure_is_a_rubric_error(tmp_path, text, complain
     path = tmp_path / "rubric.toml"
     path.write_text(text)
     with pytest.raises(RubricError, match=complaint):
+        load_rubric(path)
+
+
+def test_a_group_whose_questions_use_different_files_is_refused(tmp_path):
+    path = tmp_path / "rubric.toml"
+    path.write_text('[[question]]\nid = "9.8"\ntitle = "x"\npoints = 1\nkind = "manual"\nfile = "a.py"\ngroup = "g"\n'
+                    '[[question]]\nid = "9.9"\ntitle = "y"\npoints = 1\nkind = "manual"\nfile = "b.py"\ngroup = "g"\n')
+    with pytest.raises(RubricError, match="questions 9.8, 9.9 of group 'g' must share one test `file`"):
         load_rubric(path)

@@ -94,3 +94,19 @@ def test_properties_repeated_in_every_phase_are_read_once(tmp_path):
         lines.append(json.dumps(report))
     (tmp_path / "log.jsonl").write_text("\n".join(lines) + "\n")
     assert read_report_log(tmp_path / "log.jsonl")["test_a"].findings == ("lr 0.01: 70%",)
+
+
+def test_a_rubric_group_runs_in_one_child_and_a_timeout_names_the_group(rubric):
+    """Questions of one group (Q1's six theory checks) report from one child; cut short, the reason
+    says which questions shared the time limit."""
+    from autograde import REFERENCE_DIR
+    from autograde.run import run_question
+
+    theory = tuple(q for q in rubric.questions if q.group == "theory")
+    assert [q.id for q in theory] == ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]
+    run = run_question(REFERENCE_DIR, theory)
+    assert run.questions == tuple(q.id for q in theory) and not run.timed_out
+    assert set(run.outcomes) == {t for q in theory for t in q.evidence} and all(o.passed for o in run.outcomes.values())
+    cut = run_question(REFERENCE_DIR, theory, timeout=0.2)
+    assert cut.timed_out and cut.ended_early_reason(0.2) == \
+        "did not finish: the time limit of 0.2 s that Q1.1, Q1.2, Q1.3, Q1.4, Q1.5, Q1.6 share (one process) was reached"
