@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from run_q5 import EXAMPLE_CLASSES, example_rows, mean_psnr, parameter_keys, plot_reconstructions
 
 COMPONENTS = 32

@@ -16,7 +16,12 @@ import pytest
 from scipy.special import expit
 
 from hw5data.choose import LITE, REAL
-from spec_tests._gradcheck import AUTOENCODER_LAYERS, autoencoder_reconstruct, numerical_gradient, relative_error
+from spec_tests._gradcheck import (
+    AUTOENCODER_LAYERS,
+    autoencoder_reconstruct,
+    numerical_gradient,
+    relative_error,
+)
 
 question = pytest.mark.question
 SHAPES = {"layer1": (1024, 32), "layer2": (32, 32), "layer3": (32, 32), "output": (32, 1024)}
