@@ -25,6 +25,7 @@ MOMENTUM = 0.9
 LAYERS = ("layer1", "layer2", "layer3", "output")
 SIDE = 32                            # rows are 32x32 images, stored transposed
 EXAMPLE_CLASSES = "AGK05"            # Q5.3.1/Q6.2: five classes, two images each
+CLASS_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"   # as run_q3's; not imported, so Q5 runs without Q3
 
 
 def initialize_autoencoder(in_size=1024, hidden_size=HIDDEN_SIZE):
@@ -119,9 +120,8 @@ def example_rows(labels, classes=EXAMPLE_CLASSES, per_class=2):
     Inputs:  labels (N, 36) one-hot, classes a string of class names (A-Z then 0-9).
     Returns: row indices (len(classes) * per_class,), class by class.
     """
-    names = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     truth = np.argmax(labels, axis=1)
-    return np.concatenate([np.flatnonzero(truth == names.index(c))[:per_class] for c in classes])
+    return np.concatenate([np.flatnonzero(truth == CLASS_NAMES.index(c))[:per_class] for c in classes])
 
 
 def plot_reconstructions(originals, reconstructions, path, title="reconstructions"):
@@ -150,10 +150,17 @@ def mean_psnr(x, reconstructions):
     return float(np.mean([peak_signal_noise_ratio(a, b, data_range=1.0) for a, b in zip(x, reconstructions, strict=True)]))
 
 
+def load_split(data_dir, split):
+    """nist36_<split>.mat from data_dir -> (x (N, 1024), y (N, 36)), as run_q3 loads it (not
+    imported from there, so that Q5 runs without Q3's module)."""
+    import scipy.io
+
+    mat = scipy.io.loadmat(Path(data_dir) / f"nist36_{split}.mat")
+    return mat[f"{split}_data"], mat[f"{split}_labels"].astype(float)
+
+
 def main(argv=None):
     """Train the autoencoder on the NIST36 files in --data-dir; figures and numbers go to --out-dir."""
-    from run_q3 import load_split
-
     parser = argparse.ArgumentParser(description="Q5: autoencoder with momentum on NIST36")
     parser.add_argument("--data-dir", default="../data", help="folder with nist36_{train,valid}.mat")
     parser.add_argument("--out-dir", default="results")

@@ -44,8 +44,7 @@ def parameter_counts(autoencoder_params, mean, P):
 
 def main(argv=None):
     """PCA on the NIST36 files in --data-dir: projection, test reconstructions, PSNR, parameter counts."""
-    from run_q3 import load_split
-    from run_q5 import initialize_autoencoder
+    from run_q5 import initialize_autoencoder, load_split
 
     parser = argparse.ArgumentParser(description="Q6: PCA with 32 components on NIST36")
     parser.add_argument("--data-dir", default="../data", help="folder with nist36_{train,test}.mat")

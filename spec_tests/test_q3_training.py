@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hw5data.choose import LITE, REAL
+from hw5data.nist36 import CLASSES
 from spec_tests._gradcheck import two_layer_forward
 
 question = pytest.mark.question
@@ -19,7 +20,6 @@ question = pytest.mark.question
 # `python benchmarks/q3_threshold.py` whenever nist36-lite's recipe (its VERSION) changes.
 BAR = {REAL: 0.75, LITE: 0.687}
 EPOCHS = 30
-CLASS_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 SAME_NETWORK = " (the grader computes with a correct forward pass: a sigmoid or softmax bug graded in Q2 shows up here too)"
 
 
@@ -35,6 +35,36 @@ def trained(run_q3, nist36, grading_seed):
 @pytest.fixture(scope="module")
 def run_q3(submission):
     return submission.module("run_q3")
+
+
+# --- Checks that need no training first: 3.1.1, 3.1.3 and 3.1.4 run in one process (a rubric
+# group), so a training that crashes or hangs must not take these with it. -------------------------
+
+@question("3.1.3")
+def test_weight_images_are_the_columns_of_W_shown_upright(run_q3, rng):
+    """weight_images(W) turns hidden unit i's weights W[:, i] into a 32x32 picture laid out like the data's images"""
+    W = rng.standard_normal((1024, 48))
+    images = np.asarray(run_q3.weight_images(W))
+    assert images.shape == (48, 32, 32), f"weight_images of W (1024, 48) has shape {images.shape}; expected (48, 32, 32)"
+    # Data rows are transposed images flattened (column-major): undo both to see the letter upright.
+    upright = W.T.reshape(48, 32, 32).transpose(0, 2, 1)
+    if np.allclose(images, upright.transpose(0, 2, 1)):
+        pytest.fail("the pictures are transposed: data rows hold transposed images, so reshape(32, 32) must be followed by .T", pytrace=False)
+    assert np.allclose(images, upright), "picture i must be column i of W reshaped to 32x32 and transposed"
+
+
+@question("3.1.4")
+def test_most_confused_pairs_counts_both_directions(run_q3):
+    """most_confused_pairs ranks pairs of classes by how often either is taken for the other"""
+    index = {c: i for i, c in enumerate(CLASSES)}
+    matrix = np.diag(np.full(36, 20))
+    # O/0 is confused 4+4 = 8 times in all, more than S->5 alone (7): only the sum ranks it first.
+    for (a, b), count in {("O", "0"): 4, ("0", "O"): 4, ("S", "5"): 7, ("Z", "2"): 2, ("2", "Z"): 3, ("I", "1"): 1}.items():
+        matrix[index[a], index[b]] = count
+    pairs = run_q3.most_confused_pairs(matrix, k=3)
+    got = [(frozenset(map(str, pair[:2])), int(pair[2])) for pair in pairs]
+    expected = [(frozenset("O0"), 8), (frozenset("S5"), 7), (frozenset("Z2"), 5)]
+    assert got == expected, f"most_confused_pairs(k=3) gave {[tuple(p) for p in pairs]}; expected ('O', '0', 8), ('S', '5', 7), ('Z', '2', 5) (either order in a pair)"
 
 
 @question("3.1.1")
@@ -124,19 +154,6 @@ def test_accuracy_of_the_best_network_on_the_test_set(run_q3, sweep, nist36, sho
 # --- Q3.1.3 (writeup): first-layer weights -------------------------------------------------------
 
 @question("3.1.3")
-def test_weight_images_are_the_columns_of_W_shown_upright(run_q3, rng):
-    """weight_images(W) turns hidden unit i's weights W[:, i] into a 32x32 picture laid out like the data's images"""
-    W = rng.standard_normal((1024, 48))
-    images = np.asarray(run_q3.weight_images(W))
-    assert images.shape == (48, 32, 32), f"weight_images of W (1024, 48) has shape {images.shape}; expected (48, 32, 32)"
-    # Data rows are transposed images flattened (column-major): undo both to see the letter upright.
-    upright = W.T.reshape(48, 32, 32).transpose(0, 2, 1)
-    if np.allclose(images, upright.transpose(0, 2, 1)):
-        pytest.fail("the pictures are transposed: data rows hold transposed images, so reshape(32, 32) must be followed by .T", pytrace=False)
-    assert np.allclose(images, upright), "picture i must be column i of W reshaped to 32x32 and transposed"
-
-
-@question("3.1.3")
 def test_first_layer_weights_figures_after_initialisation_and_training(run_q3, nn, trained, tmp_path, show_figure):
     """plot_first_layer_weights draws the 1024-64 layer's weights as an image grid, after initialisation and after training"""
     params, _, _ = trained
@@ -164,20 +181,6 @@ def test_confusion_matrix_counts_true_class_rows_and_predicted_class_columns(run
     if not np.array_equal(matrix, expected) and np.array_equal(matrix, expected.T):
         pytest.fail("the matrix is transposed: rows must be the true class, columns the predicted class", pytrace=False)
     assert np.array_equal(matrix, expected), "entry [i, j] must count the rows of true class i predicted as class j"
-
-
-@question("3.1.4")
-def test_most_confused_pairs_counts_both_directions(run_q3):
-    """most_confused_pairs ranks pairs of classes by how often either is taken for the other"""
-    index = {c: i for i, c in enumerate(CLASS_NAMES)}
-    matrix = np.diag(np.full(36, 20))
-    # O/0 is confused 4+4 = 8 times in all, more than S->5 alone (7): only the sum ranks it first.
-    for (a, b), count in {("O", "0"): 4, ("0", "O"): 4, ("S", "5"): 7, ("Z", "2"): 2, ("2", "Z"): 3, ("I", "1"): 1}.items():
-        matrix[index[a], index[b]] = count
-    pairs = run_q3.most_confused_pairs(matrix, k=3)
-    got = [(frozenset(map(str, pair[:2])), int(pair[2])) for pair in pairs]
-    expected = [(frozenset("O0"), 8), (frozenset("S5"), 7), (frozenset("Z2"), 5)]
-    assert got == expected, f"most_confused_pairs(k=3) gave {[tuple(p) for p in pairs]}; expected ('O', '0', 8), ('S', '5', 7), ('Z', '2', 5) (either order in a pair)"
 
 
 @question("3.1.4")

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import skimage
 
+from hw5data.nist36 import CLASSES
 from spec_tests._gradcheck import two_layer_forward
 from spec_tests._pages import (
     PAGES,
@@ -40,7 +41,6 @@ question = pytest.mark.question
 PAGE_BAR = {"01_list.jpg": 0.494, "02_letters.jpg": 0.646, "03_haiku.jpg": 0.561, "04_deep.jpg": 0.683}
 CROPS_BAR = 0.645
 WORDS_BAR = 0.8   # word accuracy from the true boxes and letters: only the spaces can be wrong
-CLASS_NAMES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -184,7 +184,7 @@ def test_reference_network_reads_the_crops_of_the_true_boxes(run_q4, pages, refe
     assert rows.shape[1] == 1024, f"to_nist_rows gave rows of {rows.shape[1]} values; expected 1024 (32x32)"
     _show_if_drawn(lambda: run_q4.plot_crops(rows, tmp_path / "crops.png"),
                    "Q4.4 the crops of the true boxes as the network sees them (its plot_crops)", show_figure, show_finding)
-    predicted = np.array(list(CLASS_NAMES))[two_layer_forward(reference.params, rows)[3].argmax(1)]
+    predicted = np.array(CLASSES)[two_layer_forward(reference.params, rows)[3].argmax(1)]
     accuracy = float(np.mean(predicted == np.array(list(labels))))
     assert accuracy >= CROPS_BAR, \
         f"the reference network reads {accuracy:.1%} of the crops of the {len(labels)} true boxes right; with the " \

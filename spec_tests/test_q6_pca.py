@@ -105,8 +105,11 @@ def test_parameter_counts_of_the_autoencoder_and_of_pca(run_q6, submission, fitt
     counts = run_q6.parameter_counts(params, mean, P)
     show_finding(f"learned parameters: autoencoder {counts.get('autoencoder')}, PCA {counts.get('pca')}")
     learned = sum(np.size(params["W" + n]) + np.size(params["b" + n]) for n in AUTOENCODER_LAYERS)
-    assert counts.get("autoencoder") == learned == 68_704, \
-        f"the autoencoder learns {learned} numbers (4 weight matrices and 4 bias vectors; the momentum accumulators are not learned); parameter_counts says {counts.get('autoencoder')}"
+    assert counts.get("autoencoder") == learned, \
+        f"the autoencoder learns {learned} numbers (4 weight matrices and 4 bias vectors; the momentum " \
+        f"accumulators are not learned); parameter_counts says {counts.get('autoencoder')}"
+    assert learned == 68_704, f"initialize_autoencoder() holds {learned} weights and biases; the handout's " \
+        "1024-32-32-32-1024 autoencoder has 68,704"
     expected = P.size + (mean.size if np.any(mean) else 0)
     assert counts.get("pca") == expected, \
         f"PCA learns the {P.size} entries of P" + (f" and the {mean.size} of the mean" if np.any(mean) else "") + \

@@ -38,6 +38,18 @@ def test_questions_run_the_modules_their_tests_import():
     assert known_wrong.modules_run_by("9.9") >= {"nn", "q4", "run_q4"}  # unlisted: every module
 
 
+def test_a_fixture_is_graded_only_where_its_overridden_functions_run(rubric):
+    """Q5 imports forward, backwards, sigmoid, ... from nn.py, but not softmax: an nn.py softmax bug
+    is graded on Q1-Q4 (which run all of nn.py) and not on Q5/Q6; a sigmoid bug is graded on both."""
+    assert known_wrong.names_run_from("nn", "5.2") >= {"forward", "backwards", "sigmoid", "initialize_weights"}
+    assert "softmax" not in known_wrong.names_run_from("nn", "5.2")
+    assert known_wrong.names_run_from("run_q5", "5.2") is None  # its entry module: all of it
+    assert known_wrong.overridden_names("softmax_no_shift", "nn") == {"softmax"}
+    softmax, sigmoid = (known_wrong.questions_affected(n, rubric) for n in ("softmax_no_shift", "sigmoid_overflows"))
+    assert {"1.1", "2.2.2", "3.1.1", "4.4"} <= softmax and not any(q.startswith(("5", "6")) for q in softmax)
+    assert {"5.1.1", "5.2", "6.1"} <= sigmoid
+
+
 def test_there_are_at_least_eight_known_wrong_submissions():
     assert len(known_wrong.names()) >= 8
 
@@ -60,8 +72,11 @@ def test_reference_scores_full_marks_on_every_seed(seed, rubric):
     """The reference gets every automatic point on 20 grading seeds in a row. Q4.2 draws nothing at
     random (fixed pages, variants made with a fixed noise seed): the CLI test grades it once. Q4.4
     (14 s a seed) runs on seeds 1-5 here; its bars come from 20 seeds of benchmarks/q4_threshold.py,
-    where each page's lowest score was at least 10 points above its bar."""
-    seeded = {q.id for q in rubric.questions if q.graded} - {"4.2"} - ({"4.4"} if seed > 5 else set())
+    where each page's lowest score was at least 10 points above its bar. Q5.2 and Q5.3.2 (one
+    12 s training) run on seeds 1-3; their bars come from 20 seeds of benchmarks/q5_threshold.py,
+    where the lowest PSNR was 2.4 dB above its bar."""
+    seeded = {q.id for q in rubric.questions if q.graded} - {"4.2"} - ({"4.4"} if seed > 5 else set()) \
+        - ({"5.2", "5.3.2"} if seed > 3 else set())
     results = grade(known_wrong.REFERENCE_DIR, rubric, seed=seed, only=seeded)
     lost = {r.question.id: r.reason for r in results.questions if r.score is not None and r.score < r.max_score}
     assert not lost and results.score == sum(rubric[q].points for q in seeded)
