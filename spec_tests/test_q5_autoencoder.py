@@ -141,20 +141,21 @@ def test_momentum_accumulators_start_at_zero_one_per_parameter(run_q5):
         assert np.all(np.asarray(accumulator) == 0), f"params['m_{key}'] must start at zero"
 
 
-def _momentum_problem(rng):
+def _one_momentum_step(run_q5, rng, learning_rate=0.01):
+    """Drawn weights, accumulators and gradients; momentum_step once. Returns (before, after) dicts."""
     params = _drawn_params(rng, (5, 3, 3, 3, 5))
     for key in list(params):
         params["m_" + key] = rng.normal(0, 0.1, params[key].shape)
         params["grad_" + key] = rng.normal(0, 1, params[key].shape)
-    return params
+    before = {k: np.copy(v) for k, v in params.items()}
+    run_q5.momentum_step(params, learning_rate)
+    return before, params
 
 
 @question("5.1.2")
 def test_momentum_step_updates_each_accumulator(run_q5, rng):
     """momentum_step(params, lr) sets M = 0.9 M - lr dJ/dW for each of the 8 learned arrays"""
-    params = _momentum_problem(rng)
-    before = {k: np.copy(v) for k, v in params.items()}
-    run_q5.momentum_step(params, 0.01)
+    before, params = _one_momentum_step(run_q5, rng)
     for key in _learned(before):
         got = np.asarray(params["m_" + key])
         if np.allclose(got, 0.9 * before["m_" + key] + 0.01 * before["grad_" + key]):
@@ -168,9 +169,7 @@ def test_momentum_step_updates_each_accumulator(run_q5, rng):
 @question("5.1.2")
 def test_momentum_step_moves_each_array_by_its_new_accumulator(run_q5, rng):
     """momentum_step(params, lr) then sets W = W + M with the M it just computed"""
-    params = _momentum_problem(rng)
-    before = {k: np.copy(v) for k, v in params.items()}
-    run_q5.momentum_step(params, 0.01)
+    before, params = _one_momentum_step(run_q5, rng)
     for key in _learned(before):
         moved = np.asarray(params[key]) - before[key]
         if np.allclose(moved, before["m_" + key]) and not np.allclose(moved, params["m_" + key]):
