@@ -15,12 +15,14 @@ from autograde.grading import SubmissionError, grade
 from autograde.report import print_table, write_report
 from autograde.results import failed_everything
 from autograde.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+from autograde.starter import write_starter
 
 
 def get_args_parser():
     parser = argparse.ArgumentParser(
         prog="autograde", description="Grade a HW5 submission: every automatically graded question of "
-        "the rubric, each in its own time-limited process. With no SUBMISSION, grades the bundled reference.")
+        "the rubric, each in its own time-limited process. With no SUBMISSION, grades the bundled reference. "
+        "`autograde starter OUT_DIR` writes the student starter kit instead.")
     parser.add_argument("submission", nargs="?", type=Path, default=REFERENCE_DIR,
                         help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
     parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
@@ -43,6 +45,9 @@ def main(argv=None):
 
     A results file and report, when asked for, are written in every case.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["starter"]:
+        return starter_main(argv[1:])
     args = get_args_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a container's stop: same clean-up as Ctrl-C
     # Python leaves SIGINT ignored when it starts ignored (a background job, some CI runners):
@@ -79,6 +84,22 @@ def main(argv=None):
     if args.report:
         write_report(results, args.report)
     return status
+
+
+def starter_main(argv):
+    """`autograde starter OUT_DIR`: write the student starter kit. Returns 0, or 2 when OUT_DIR
+    already holds one of its modules (a student's work is never overwritten)."""
+    parser = argparse.ArgumentParser(prog="autograde starter", description="Write the HW5 starter kit: "
+                                     "every module and function of the contract, each raising NotImplementedError.")
+    parser.add_argument("out_dir", type=Path, help="folder to write the modules into (created if missing)")
+    args = parser.parse_args(argv)
+    try:
+        written = write_starter(args.out_dir)
+    except (FileExistsError, OSError) as exc:
+        print(f"autograde starter: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(written)} modules to {args.out_dir}: {', '.join(p.name for p in written)}")
+    return 0
 
 
 def _write(path, gradescope):

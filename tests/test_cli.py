@@ -189,3 +189,25 @@ def test_autograde_and_a_direct_pytest_run_draw_the_same_random_data(tmp_path):
                    cwd=PROJECT_DIR, capture_output=True, timeout=120)
     direct = read_report_log(tmp_path / "log.jsonl")["test_initialize_weights_fill_the_xavier_uniform_support"]
     assert "max |W| = " in direct.message and direct.message in graded
+
+
+def test_the_starter_kit_holds_every_contract_function_and_grades_to_zero_without_a_grader_error(tmp_path):
+    """`autograde starter` writes every contract module and function (raising NotImplementedError;
+    util.py whole, as the handout gives it); grading it untouched gives 0 points, exit 0, and no
+    grader error; a second run never overwrites the student's files."""
+    import ast
+
+    from spec_tests._submission import CONTRACT
+
+    kit = tmp_path / "kit"
+    assert autograde("starter", kit).returncode == 0
+    assert sorted(p.stem for p in kit.glob("*.py")) == sorted(CONTRACT)
+    for module, functions in CONTRACT.items():
+        defined = {n.name for n in ast.parse((kit / f"{module}.py").read_text()).body if isinstance(n, ast.FunctionDef)}
+        assert set(functions) <= defined, module
+    assert "learning_rate=None" in (kit / "run_q3.py").read_text()  # the student's choice is not given away
+    proc = autograde(kit, "--results", tmp_path / "results.json")
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert proc.returncode == 0 and results["score"] == 0 and "GRADER ERROR" not in results["output"], proc.stdout
+    again = autograde("starter", kit)
+    assert again.returncode == 2 and "never overwrites" in again.stderr

@@ -1,0 +1,103 @@
+"""`autograde starter OUT_DIR`: the student starter kit, generated from the contract.
+
+Every module of the contract (spec_tests/_submission.CONTRACT) with every contract function: the
+reference's signature and docstring, and a body that raises NotImplementedError. util.py is given
+by the handout and copied whole. Nothing of the reference's code is copied, and a default the
+student must choose (the best learning rate) is left as None.
+"""
+import ast
+import shutil
+import textwrap
+from pathlib import Path
+
+from autograde import REFERENCE_DIR
+from spec_tests._submission import CONTRACT
+
+GIVEN = ("util",)   # the handout hands these out complete
+YOUR_CHOICE = {"BEST_LEARNING_RATE"}   # constants whose value is part of the answer
+# The handout's settings (its starter's defaults and layer names), written into the kit; the
+# reference's other constants (findLetters' tuning, for one) are part of the answers.
+SETTINGS = {"run_q3": ("HIDDEN", "CLASSES", "SIDE"), "run_q6": ("COMPONENTS",),
+            "run_q5": ("EPOCHS", "BATCH_SIZE", "LEARNING_RATE", "HIDDEN_SIZE", "DECAY_EVERY", "DECAY", "MOMENTUM", "LAYERS", "SIDE")}
+
+
+def write_starter(out_dir):
+    """Write the starter kit's modules into out_dir (created; existing files are not overwritten).
+
+    Returns: the list of paths written. Raises FileExistsError naming a module already there.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clashes = [out_dir / f"{name}.py" for name in CONTRACT if (out_dir / f"{name}.py").exists()]
+    if clashes:
+        raise FileExistsError(f"{clashes[0]} exists already; the starter kit never overwrites a student's file")
+    written = []
+    for name in CONTRACT:
+        path = out_dir / f"{name}.py"
+        if name in GIVEN:
+            shutil.copyfile(REFERENCE_DIR / path.name, path)
+        else:
+            path.write_text(starter_module(name), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def starter_module(name):
+    """The starter text of contract module `name`: imports of other contract functions as the
+    reference has them, then each contract function raising NotImplementedError."""
+    tree = ast.parse((REFERENCE_DIR / f"{name}.py").read_text(encoding="utf-8"))
+    summary = " ".join((ast.get_docstring(tree) or name).split("\n\n")[0].split())
+    parts = [f'"""{textwrap.fill(summary, 99)}\n\nHW5 starter kit ({name}.py), generated from docs/contract.md: write each function\n'
+             'below; its docstring says what it takes and returns. Keep the names and signatures: the\n'
+             'grader calls them. Importing this module must not run anything."""\n'
+             "import numpy as np  # noqa: F401\n"]
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module in CONTRACT:
+            wanted = [alias.name for alias in node.names if alias.name in CONTRACT[node.module]]
+            if wanted:
+                parts.append(f"from {node.module} import {', '.join(wanted)}  # noqa: F401\n")
+    constants = _constants(tree)
+    settings = SETTINGS.get(name, ())
+    if settings:
+        parts.append("\n" + "".join(f"{key} = {ast.unparse(constants[key])}\n" for key in settings))
+    constants = {key: value for key, value in constants.items() if key not in settings}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in CONTRACT[name]:
+            parts.append("\n\n" + _stub(name, node, constants))
+    return "".join(parts)
+
+
+def _constants(tree):
+    """{name: value node} for the module's top-level NAME = literal (and A, B = 1, 2) assignments."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            pairs = zip(target.elts, value.elts, strict=False) if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) \
+                else [(target, value)]
+            found.update({t.id: v for t, v in pairs if isinstance(t, ast.Name)})
+    return found
+
+
+def _stub(module, function, constants):
+    """def line with the reference's signature (module constants written out as their values),
+    the docstring, and a NotImplementedError naming the function."""
+    args = function.args
+    args.defaults = [_default(d, constants) for d in args.defaults]
+    args.kw_defaults = [None if d is None else _default(d, constants) for d in args.kw_defaults]
+    doc = (ast.get_docstring(function, clean=True) or "").replace('"""', "'''")
+    body = f'"""{doc}\n"""\n' if "\n" in doc else f'"""{doc}"""\n'
+    body += f'raise NotImplementedError("{module}.{function.name}")\n'
+    return f"def {function.name}({ast.unparse(args)}):\n" + textwrap.indent(body, "    ")
+
+
+def _default(node, constants):
+    if isinstance(node, ast.Name) and node.id in YOUR_CHOICE:
+        return ast.Constant(None)
+    if isinstance(node, ast.Name) and node.id in constants:
+        try:
+            ast.literal_eval(constants[node.id])
+            return constants[node.id]
+        except ValueError:
+            return node
+    return node
