@@ -160,15 +160,16 @@ def score_question(question, run, timeout):
     outcomes = tuple(run.outcomes.get(name) or TestOutcome(name, False, run.ended_early_reason(timeout))
                      for name in question.test_names) if run else ()
     elapsed = run.elapsed if run else 0.0
+    usage = {"peak_rss": run.peak_rss} if run else {}
     if not question.graded:
         held = sum(o.passed for o in outcomes)
         reason = "for a person to grade" + (f"; evidence: {held}/{len(outcomes)} checks hold" if outcomes else "")
-        return QuestionResult(question, None, "manual", reason, outcomes, elapsed)
+        return QuestionResult(question, None, "manual", reason, outcomes, elapsed, **usage)
     score = round(sum(question.tests[o.name] for o in outcomes if o.passed), 6)
     failed = [o for o in outcomes if not o.passed]
     if not failed:
-        return QuestionResult(question, score, "passed", f"all {len(outcomes)} checks passed", outcomes, elapsed)
+        return QuestionResult(question, score, "passed", f"all {len(outcomes)} checks passed", outcomes, elapsed, **usage)
     first = failed[0]
     reason = f"{len(outcomes) - len(failed)}/{len(outcomes)} checks passed; {first.title or first.name}: " \
              f"{(first.message.splitlines() or ['failed'])[0]}"
-    return QuestionResult(question, score, "partial" if score > 0 else "failed", reason, outcomes, elapsed)
+    return QuestionResult(question, score, "partial" if score > 0 else "failed", reason, outcomes, elapsed, **usage)

@@ -74,7 +74,23 @@ def markdown_report(results, figure_links=None):
             if link:
                 caption = _cell(figure.caption).replace("[", "\\[").replace("]", "\\]").replace("*", "\\*")
                 lines += [f"![{caption}]({link})", f"*{caption}*", ""]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + usage_table(results)) + "\n"
+
+
+def usage_table(results):
+    """Markdown lines: each test process's questions, wall time and peak memory (a rubric group's
+    questions share one process), so staff can see what a submission costs to grade."""
+    processes = {}
+    for r in results.questions:
+        if r.outcomes:
+            processes.setdefault((r.question.group or r.question.id), []).append(r)
+    if not processes:
+        return []
+    lines = ["", "## Time and memory per test process", "", "| questions | wall time | peak memory |", "|---|--:|--:|"]
+    for members in sorted(processes.values(), key=lambda m: -m[0].elapsed):
+        peak = f"{members[0].peak_rss / 2**20:.0f} MB" if members[0].peak_rss else "—"
+        lines.append(f"| {', '.join(r.question.id for r in members)} | {members[0].elapsed:.1f} s | {peak} |")
+    return lines
 
 
 def write_report(results, path):

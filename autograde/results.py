@@ -12,7 +12,8 @@ class QuestionResult:
     status: str                      # passed | partial | failed | manual | pending
     reason: str                      # one line for the table
     outcomes: tuple = ()             # TestOutcome per rubric test, in rubric order
-    elapsed: float = 0.0
+    elapsed: float = 0.0             # seconds its process ran (shared by a rubric group's questions)
+    peak_rss: int | None = None      # bytes: that process's largest resident set
 
     @property
     def max_score(self):

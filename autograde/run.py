@@ -62,6 +62,7 @@ class QuestionRun:
     elapsed: float = 0.0
     output_tail: str = ""
     questions: tuple = ()   # the ids of the questions this run covered (several for a rubric group)
+    peak_rss: int | None = None   # bytes: the largest resident set of the child or any process it waited for
 
     @property
     def runner_failed(self):
@@ -114,21 +115,39 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, pytho
                 child = subprocess.Popen(command, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
                                          stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
                 _live_children.add(child)
-            timed_out = False
+            timed_out, peak_rss = True, None
             try:
-                child.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+                timed_out, peak_rss = _wait(child, timeout)
             finally:
                 _kill_group(child)
                 with _live_lock:
                     _live_children.discard(child)
         run = QuestionRun(returncode=child.returncode, timed_out=timed_out, elapsed=time.monotonic() - start,
-                          output_tail=_tail(tmp / "output.txt"), questions=tuple(q.id for q in questions))
+                          output_tail=_tail(tmp / "output.txt"), questions=tuple(q.id for q in questions),
+                          peak_rss=peak_rss)
         reports = _test_reports(log)
         run.started = bool(reports)
         run.outcomes = _outcomes(reports, Path(submission), tmp, figures_dir=tmp / "figures")
     return run
+
+
+def _wait(child, timeout, poll=0.05):
+    """Wait for the child at most timeout seconds, reaping it with wait4 for its resource usage.
+
+    Returns: (timed_out, peak resident set in bytes, or None when it was not reaped here).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere (kill_all_children on an interrupt)
+            return False, None
+        if pid:
+            child.returncode = os.waitstatus_to_exitcode(status)
+            return False, usage.ru_maxrss * 1024  # Linux reports kilobytes
+        if time.monotonic() >= deadline:
+            return True, None
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 
 
 def kill_all_children():

@@ -1,5 +1,6 @@
 """The `autograde` command end to end, as a user runs it (a separate process)."""
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,8 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     assert "  truth: DEEP LEARNING / DEEPER LEARNING / DEEPEST LEARNING" in report
     assert "its findLetters' boxes read by the reference's crops and network: characters" in report
     assert "mean validation PSNR " in report and "learned parameters: autoencoder 68704, PCA 33792" in report
+    usage = report.split("## Time and memory per test process")[1]
+    assert re.search(r"\| 5\.2, 5\.3\.1, 5\.3\.2 \| [0-9.]+ s \| [0-9]+ MB \|", usage), usage
 
 
 def test_a_path_that_is_not_a_submission_still_gets_a_results_file(tmp_path):
