@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from autograde import REFERENCE_DIR
+from autograde.gradescope import build_autograder_zip
 from autograde.grading import SubmissionError, grade
 from autograde.report import print_table, write_report
 from autograde.results import failed_everything
@@ -22,7 +23,8 @@ def get_args_parser():
     parser = argparse.ArgumentParser(
         prog="autograde", description="Grade a HW5 submission: every automatically graded question of "
         "the rubric, each in its own time-limited process. With no SUBMISSION, grades the bundled reference. "
-        "`autograde starter OUT_DIR` writes the student starter kit instead.")
+        "`autograde starter OUT_DIR` writes the student starter kit; `autograde gradescope OUT_ZIP` builds "
+        "Gradescope's autograder.zip.")
     parser.add_argument("submission", nargs="?", type=Path, default=REFERENCE_DIR,
                         help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
     parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
@@ -48,6 +50,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["starter"]:
         return starter_main(argv[1:])
+    if argv[:1] == ["gradescope"]:
+        return gradescope_main(argv[1:])
     args = get_args_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a container's stop: same clean-up as Ctrl-C
     # Python leaves SIGINT ignored when it starts ignored (a background job, some CI runners):
@@ -99,6 +103,25 @@ def starter_main(argv):
         print(f"autograde starter: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {len(written)} modules to {args.out_dir}: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def gradescope_main(argv):
+    """`autograde gradescope OUT_ZIP`: build Gradescope's autograder.zip. Returns 0, or 2 when the
+    rubric is malformed or the data grading needs is missing."""
+    parser = argparse.ArgumentParser(prog="autograde gradescope", description="Build Gradescope's autograder.zip: "
+                                     "setup.sh, run_autograder, the rubric, the suite and the data grading needs.")
+    parser.add_argument("out_zip", type=Path, help="where to write the zip, e.g. autograder.zip")
+    parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML to grade by (its visibility settings go to results.json)")
+    parser.add_argument("--data-dir", type=Path, help="the handout's NIST36 .mat files (default $HW5_DATA_DIR; else nist36-lite is bundled)")
+    args = parser.parse_args(argv)
+    try:
+        built = build_autograder_zip(args.out_zip, args.rubric, args.data_dir)
+    except (RubricError, FileNotFoundError, OSError) as exc:
+        print(f"autograde gradescope: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {built['zip']} ({built['bytes'] / 2**20:.1f} MB) with {built['data']}; upload it as the "
+          "assignment's autograder (Gradescope: Configure Autograder > Zip file upload)")
     return 0
 
 

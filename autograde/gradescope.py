@@ -1,0 +1,104 @@
+"""`autograde gradescope OUT_ZIP`: Gradescope's autograder.zip for this suite.
+
+The zip holds Gradescope's two entry points at its root (setup.sh, run_autograder), the rubric
+to grade by (its per-question `visibility` goes into results.json), the suite itself (installed
+editable by setup.sh) and the data grading needs, since Gradescope's machines cannot see
+../shared: the handout's four images with their ground truth, and NIST36 (the handout's .mat
+files where $HW5_DATA_DIR or --data-dir names them, else the nist36-lite cache).
+"""
+import stat
+import zipfile
+from pathlib import Path
+
+from autograde import PROJECT_DIR
+from autograde.rubric import load_rubric
+from hw5data import nist36_lite
+from hw5data.paths import nist36_dir, shared_data_dir
+
+SUITE_PARTS = ("pyproject.toml", "README.md", "autograde", "spec_tests", "hw5data", "solution", "fixtures/q4")
+SKIPPED = ("__pycache__", ".pyc", ".egg-info")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image (it has a network then).
+# The suite needs Python >= 3.11: Ubuntu 22.04's python3 is 3.10, so python3.11 comes from apt there.
+set -euo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+apt-get update -qq
+PYTHON=python3
+if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv >/dev/null
+    PYTHON=python3.11
+else
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip >/dev/null
+fi
+"$PYTHON" -m venv "$ROOT/venv"
+"$ROOT/venv/bin/pip" install -q --upgrade pip
+"$ROOT/venv/bin/pip" install -q -e "$ROOT/source/suite[test]"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission: grade /autograder/submission into
+# /autograder/results/results.json (written in every case; autograde's own exit status is in its
+# output). Outside Gradescope: AUTOGRADER_ROOT replaces /autograder, AUTOGRADE the command, and
+# HW5_AUTOGRADE_ARGS adds options (e.g. "--timeout 120").
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+SOURCE="$ROOT/source"
+export MPLBACKEND=Agg HW5_SHARED_DATA="$SOURCE/data/shared" HW5_CACHE_DIR="$SOURCE/data/cache"
+if [ -d "$SOURCE/data/nist36" ]; then export HW5_DATA_DIR="$SOURCE/data/nist36"; fi
+mkdir -p "$ROOT/results"
+# shellcheck disable=SC2086  # AUTOGRADE and HW5_AUTOGRADE_ARGS may hold several words
+${AUTOGRADE:-$ROOT/venv/bin/autograde} "$ROOT/submission" --rubric "$SOURCE/rubric.toml" \\
+    --results "$ROOT/results/results.json" --report "$ROOT/results/report.md" ${HW5_AUTOGRADE_ARGS:-}
+exit 0
+"""
+
+
+def build_autograder_zip(out_zip, rubric_path, data_dir=None):
+    """Write Gradescope's autograder.zip to out_zip.
+
+    Inputs: the rubric TOML to grade by (validated here: a RubricError names its problem); data_dir:
+            the handout's NIST36 folder (default $HW5_DATA_DIR; without one, nist36-lite is built or
+            read from the cache and bundled).
+    Returns: {'zip': Path, 'data': which NIST36 went in, 'bytes': the zip's size}.
+    Raises FileNotFoundError when the handout images (Q4) are not in the shared data folder.
+    """
+    load_rubric(rubric_path)
+    images = shared_data_dir() / "images"
+    if not (images / "ground_truth.json").is_file():
+        raise FileNotFoundError(f"{images}: the handout's four images and ground_truth.json are needed for Q4 "
+                                "(set HW5_SHARED_DATA to the folder that holds images/)")
+    real = nist36_dir(data_dir)
+    if real is not None:
+        nist36, target, which = real, "data/nist36", f"the handout's NIST36 from {real}"
+    else:
+        _, nist36 = nist36_lite.cached(seed=0)
+        target, which = f"data/cache/{nist36.name}", f"nist36-lite ({nist36.name})"
+    out_zip = Path(out_zip)
+    out_zip.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as archive:
+        _add_text(archive, "setup.sh", SETUP_SH, executable=True)
+        _add_text(archive, "run_autograder", RUN_AUTOGRADER, executable=True)
+        archive.write(rubric_path, "rubric.toml")
+        for part in SUITE_PARTS:
+            _add_tree(archive, PROJECT_DIR / part, f"suite/{part}")
+        _add_tree(archive, images, "data/shared/images")
+        _add_tree(archive, nist36, target)
+    return {"zip": out_zip, "data": which, "bytes": out_zip.stat().st_size}
+
+
+def _add_text(archive, name, text, executable=False):
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+    archive.writestr(info, text)
+
+
+def _add_tree(archive, source, name):
+    """Add a file, or a folder's files (sorted, caches skipped), under name in the archive."""
+    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    for path in files:
+        relative = path.relative_to(source) if source.is_dir() else None
+        if relative is not None and any(skip in part for part in relative.parts for skip in SKIPPED):
+            continue
+        archive.write(path, f"{name}/{relative.as_posix()}" if relative is not None else name)

@@ -1,0 +1,58 @@
+"""`autograde gradescope`: the autograder.zip, unpacked into a folder laid out like Gradescope's
+/autograder and run there with the suite it bundles."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import jsonschema
+
+from autograde import PROJECT_DIR
+from autograde.cli import main
+from tests.conftest import known_wrong
+
+SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
+
+
+def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    text = (PROJECT_DIR / "autograde" / "rubric.toml").read_text()
+    rubric.write_text(text.replace('id = "5.1.1"\n', 'id = "5.1.1"\nvisibility = "hidden"\n', 1))
+    assert main(["gradescope", str(tmp_path / "autograder.zip"), "--rubric", str(rubric)]) == 0
+
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
+        names = set(archive.namelist())
+        assert {"setup.sh", "run_autograder", "rubric.toml", "suite/pyproject.toml", "suite/autograde/cli.py",
+                "suite/solution/nn.py", "suite/fixtures/q4/ground_truth_boxes.json",
+                "data/shared/images/ground_truth.json"} <= names
+        assert not any("__pycache__" in n or n.startswith("suite/fixtures/submissions") for n in names)
+        assert all(archive.getinfo(n).external_attr >> 16 & 0o111 for n in ("setup.sh", "run_autograder"))
+        archive.extractall(root / "source")
+    assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
+    known_wrong.build("q5_loss_mean", root / "submission")
+
+    # The suite as bundled (PYTHONPATH puts its copy first), in an environment without this
+    # machine's data settings: only what the zip holds.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HW5_")}
+    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADE=f"{sys.executable} -m autograde",
+               PYTHONPATH=str(root / "source" / "suite"), HW5_AUTOGRADE_ARGS="-q 5.1.1 -q 2.2.2 -q 3.1.1")
+    proc = subprocess.run(["bash", root / "source" / "run_autograder"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    tests = {t["number"]: t for t in results["tests"]}
+    assert set(tests) == {"2.2.2", "3.1.1", "5.1.1"}
+    assert tests["5.1.1"]["visibility"] == "hidden" and tests["2.2.2"]["visibility"] == "visible"
+    assert tests["5.1.1"]["score"] == 4.0 and tests["2.2.2"]["score"] == tests["2.2.2"]["max_score"]
+    assert "used nist36-lite" in results["output"] and str(root / "source" / "data" / "cache") in results["output"]
+    assert (root / "results" / "report.md").is_file() and "GRADER ERROR" not in results["output"]
+
+
+def test_a_malformed_rubric_builds_no_zip(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text("[[question]]\nid = 1\n")
+    assert main(["gradescope", str(tmp_path / "a.zip"), "--rubric", str(tmp_path / "bad.toml")]) == 2
+    assert "bad.toml" in capsys.readouterr().err and not (tmp_path / "a.zip").exists()
+
