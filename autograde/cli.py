@@ -1,6 +1,7 @@
 """The `autograde` command: thin argument parsing over grading.grade and the report writers."""
 import argparse
 import json
+import os
 import signal
 import sys
 import traceback
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from autograde import REFERENCE_DIR
+from autograde.batch import grade_batch, still_to_grade, write_gradebook
 from autograde.gradescope import build_autograder_zip
 from autograde.grading import SubmissionError, grade
 from autograde.report import print_table, write_report
@@ -24,7 +26,7 @@ def get_args_parser():
         prog="autograde", description="Grade a HW5 submission: every automatically graded question of "
         "the rubric, each in its own time-limited process. With no SUBMISSION, grades the bundled reference. "
         "`autograde starter OUT_DIR` writes the student starter kit; `autograde gradescope OUT_ZIP` builds "
-        "Gradescope's autograder.zip.")
+        "Gradescope's autograder.zip; `autograde batch FOLDER` grades a folder of submissions into a gradebook.")
     parser.add_argument("submission", nargs="?", type=Path, default=REFERENCE_DIR,
                         help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
     parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
@@ -48,15 +50,17 @@ def main(argv=None):
     A results file and report, when asked for, are written in every case.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["starter"]:
-        return starter_main(argv[1:])
-    if argv[:1] == ["gradescope"]:
-        return gradescope_main(argv[1:])
-    args = get_args_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a container's stop: same clean-up as Ctrl-C
     # Python leaves SIGINT ignored when it starts ignored (a background job, some CI runners):
     # an explicit SIGINT must still stop the grading and kill its children.
     signal.signal(signal.SIGINT, _interrupt)
+    if argv[:1] == ["starter"]:
+        return starter_main(argv[1:])
+    if argv[:1] == ["gradescope"]:
+        return gradescope_main(argv[1:])
+    if argv[:1] == ["batch"]:
+        return batch_main(argv[1:])
+    args = get_args_parser().parse_args(argv)
     console = Console()
     try:
         rubric = load_rubric(args.rubric)
@@ -123,6 +127,44 @@ def gradescope_main(argv):
     print(f"wrote {built['zip']} ({built['bytes'] / 2**20:.1f} MB) with {built['data']}; upload it as the "
           "assignment's autograder (Gradescope: Configure Autograder > Zip file upload)")
     return 0
+
+
+def batch_main(argv):
+    """`autograde batch SUBMISSIONS_DIR`: grade every folder and .zip in it into a CSV gradebook.
+    Returns 0, 1 when some grading produced no results file, 2 on bad input, 130 when interrupted."""
+    parser = argparse.ArgumentParser(prog="autograde batch", description="Grade every submission (folder or .zip) "
+                                     "in a folder, N at a time, into OUT/<name>/ and OUT/gradebook.csv; resumable.")
+    parser.add_argument("folder", type=Path, help="folder holding one subfolder or .zip per submission")
+    parser.add_argument("--out", type=Path, help="where results, reports and gradebook.csv go (default: FOLDER-graded beside it)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: CPU count)")
+    parser.add_argument("--regrade", action="store_true", help="grade again the submissions already graded in OUT")
+    parser.add_argument("--rubric", type=Path, help="rubric TOML (default: the bundled one)")
+    parser.add_argument("--seed", type=int, help="grading seed for every submission")
+    parser.add_argument("-q", "--question", action="append", default=[], help="grade only this question (repeatable)")
+    parser.add_argument("--timeout", type=float, help="cap every question's time limit")
+    args = parser.parse_args(argv)
+    if not args.folder.is_dir():
+        print(f"autograde batch: {args.folder}: not a folder of submissions", file=sys.stderr)
+        return 2
+    options = [*(["--rubric", str(args.rubric)] if args.rubric else []), *(["--seed", str(args.seed)] if args.seed is not None else []),
+               *(arg for q in args.question for arg in ("-q", q)), *(["--timeout", str(args.timeout)] if args.timeout else [])]
+    out = args.out or args.folder.with_name(f"{args.folder.name}-graded")
+    total = len(still_to_grade(args.folder, out, args.regrade)[0])
+    try:
+        with Progress(console=Console(stderr=True)) as bar:
+            task = bar.add_task("grading submissions", total=total)
+            summary = grade_batch(args.folder, out, jobs=args.jobs, regrade=args.regrade, options=options,
+                                  progress=lambda name: bar.advance(task))
+    except KeyboardInterrupt:
+        write_gradebook(out)
+        print(f"autograde batch: interrupted; run it again to grade the rest (the gradebook holds what finished: {out / 'gradebook.csv'})", file=sys.stderr)
+        return 130
+    rate = f", {3600 * summary.graded / summary.elapsed:.0f} submissions/hour" if summary.graded else ""
+    print(f"graded {summary.graded}, already graded {summary.skipped}, no result for {len(summary.failed)} "
+          f"({summary.elapsed:.0f} s{rate}); gradebook: {summary.gradebook}")
+    for name in summary.failed:
+        print(f"  no results for {name}: see {out / name / 'autograde.log'}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def _write(path, gradescope):

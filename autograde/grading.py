@@ -12,6 +12,16 @@ from autograde.results import GradingResults, QuestionResult
 from autograde.run import TestOutcome, allow_children, kill_all_children, run_question
 
 CONTRACT_MARKER = "nn.py"   # the file that tells a submission's module directory apart
+CPUS_ENV = "HW5_CPUS"       # cores this grading may use, when it shares the machine (autograde batch)
+
+
+def available_cpus():
+    """The cores a grading may use: $HW5_CPUS when set (a batch runs several gradings side by side,
+    and BLAS threads beyond the cores spin), else the cores this process may run on."""
+    try:
+        return max(1, int(os.environ[CPUS_ENV]))
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0)) or 1
 
 
 class SubmissionError(ValueError):
@@ -84,16 +94,17 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
             results.notices.append(notice)
         wanted = [q for q in rubric.questions if only is None or q.id in only]
         runnable = [q for q in wanted if q.test_names]
-        limit = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in runnable}
-        # A rubric group runs in one child under the sum of its members' limits.
-        units = {}
+        # A rubric group runs in one child under the sum of ALL its members' limits, even when only
+        # some are asked for: they share set-up (a training) that the limits were set for.
+        own = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in rubric.questions}
+        units, limit = {}, {}
         for q in runnable:
             units.setdefault(q.group or q.id, []).append(q)
-        for members in units.values():
-            shared = sum(limit[q.id] for q in members)
+        for key, members in units.items():
+            shared = sum(own[q.id] for q in rubric.questions if q.test_names and (q.group or q.id) == key)
             limit.update({q.id: shared for q in members})
         runs = {}
-        cpus = os.cpu_count() or 1
+        cpus = available_cpus()
         jobs = jobs or cpus
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             # Longest time limit first (the limits follow the questions' running times), so the

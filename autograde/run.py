@@ -140,7 +140,7 @@ def _wait(child, timeout, poll=0.05):
     while True:
         try:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        except ChildProcessError:  # reaped elsewhere (kill_all_children on an interrupt)
+        except ChildProcessError:  # already reaped: nothing else waits on our children, but be safe
             return False, None
         if pid:
             child.returncode = os.waitstatus_to_exitcode(status)
@@ -157,7 +157,9 @@ def kill_all_children():
         _stopping.set()
         children = list(_live_children)
     for child in children:
-        _kill_group(child)
+        # Kill only: the worker thread that started the child reaps it (wait4), so two threads
+        # never race to reap one process.
+        _signal_group(child.pid)
 
 
 def allow_children():
@@ -166,12 +168,16 @@ def allow_children():
 
 
 def _kill_group(child):
-    """Kill the child and everything it started (it leads its own session)."""
+    """Kill the child and everything it started (it leads its own session), and reap the child."""
+    _signal_group(child.pid)
+    child.wait()
+
+
+def _signal_group(pid):
     try:
-        os.killpg(child.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    child.wait()
 
 
 def _tail(path):

@@ -28,7 +28,7 @@ def trained(run_q3, nist36, grading_seed):
     """The submission's train_nist36 on the grader's data, run once for this module's tests."""
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
     np.random.seed(grading_seed)  # module scope: set up before the per-test seeding
-    params, history = run_q3.train_nist36(x, y, vx, vy, epochs=EPOCHS)
+    params, history = run_q3.train_nist36(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)  # copies: it may edit them
     return params, history, nist36
 
 
@@ -109,7 +109,7 @@ def _accuracy(params, x, y):
 def sweep(run_q3, nist36, grading_seed):
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
     np.random.seed(grading_seed)
-    return run_q3.learning_rate_sweep(x, y, vx, vy, epochs=EPOCHS)
+    return run_q3.learning_rate_sweep(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)
 
 
 @question("3.1.2")

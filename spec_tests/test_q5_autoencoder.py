@@ -29,7 +29,9 @@ SHAPES = {"layer1": (1024, 32), "layer2": (32, 32), "layer3": (32, 32), "output"
 EPOCHS = 100
 # Reference, 20 seeds on nist36-lite v3 (mean, sd): loss fall 0.293 (0.031), training loss per image
 # 27.7 (3.1), validation PSNR 16.20 dB (0.53 dB; min 15.37, max 17.25).
-LOSS_FALL_BAR = {LITE: 0.48, REAL: 0.48}      # last epoch's loss / first epoch's, at most
+# On the real NIST36 (not measurable here) an epoch has 1.8 times the batches, so the first epoch's
+# mean loss is lower and the fall smaller: its fall bar is set loose (a quarter) and unmeasured.
+LOSS_FALL_BAR = {LITE: 0.48, REAL: 0.75}      # last epoch's loss / first epoch's, at most
 LOSS_BAR = {LITE: 46.0, REAL: 46.0}           # squared error per training image after training, at most
 PSNR_BAR = {LITE: 13.0, REAL: 13.0}           # mean validation PSNR in dB, at least
 GRAD_TOL = 1e-6                               # central differences land near 1e-9 (see _gradcheck.py)
@@ -186,7 +188,7 @@ def test_mean_psnr_is_the_mean_of_each_image_psnr(run_q5):
     signs = np.where(np.arange(1024) % 2, 1.0, -1.0)
     recon = x + signs * np.sqrt([[1e-2], [1e-3], [1e-4]])   # per-image MSE 1e-2, 1e-3, 1e-4: 20, 30, 40 dB
     got = float(run_q5.mean_psnr(x, recon))
-    hints = {30 + 20 * np.log10(2): "MAX_I = 2: skimage guesses the range [-1, 1] for floats; pass data_range=1",
+    hints = {30 + 20 * np.log10(2): "MAX_I = 2 (old skimage's compare_psnr took [-1, 1] as the range of floats); pass data_range=1",
              30 + 20 * np.log10(255): "MAX_I = 255; these pixels lie in [0, 1], so MAX_I = 1",
              -10 * np.log10(np.mean([1e-2, 1e-3, 1e-4])): "that is the PSNR of the pooled MSE; average each image's PSNR"}
     hint = next((h for value, h in hints.items() if np.isclose(got, value, atol=1e-3)), "")
@@ -200,7 +202,7 @@ def test_mean_psnr_is_the_mean_of_each_image_psnr(run_q5):
 def trained(run_q5, nist36, grading_seed):
     """The submission's train_autoencoder with its defaults on the grader's data, run once."""
     np.random.seed(grading_seed)
-    params, losses = run_q5.train_autoencoder(nist36.splits["train"][0])
+    params, losses = run_q5.train_autoencoder(nist36.splits["train"][0].copy())  # a copy: it may edit its input
     return params, np.asarray(losses, dtype=float), nist36
 
 
@@ -258,7 +260,10 @@ def test_trained_autoencoder_reaches_the_psnr_bar(run_q5, trained, record_proper
     vx = data.splits["valid"][0]
     reconstructed = autoencoder_reconstruct(params, vx)
     psnr = float(np.mean(-10 * np.log10(np.mean((reconstructed - vx) ** 2, axis=1))))
-    show_finding(f"mean validation PSNR {psnr:.2f} dB on {data.name} ({len(vx)} images); "
-                 f"the submission's mean_psnr says {float(run_q5.mean_psnr(vx, reconstructed)):.2f} dB")
+    try:  # the submission's own number, for the report only: its mean_psnr is scored above
+        theirs = f"the submission's mean_psnr says {float(run_q5.mean_psnr(vx.copy(), reconstructed.copy())):.2f} dB"
+    except Exception as exc:  # noqa: BLE001  (whatever it raises costs nothing here)
+        theirs = f"the submission's mean_psnr failed on these images: {type(exc).__name__}: {str(exc)[:120]}"
+    show_finding(f"mean validation PSNR {psnr:.2f} dB on {data.name} ({len(vx)} images); {theirs}")
     assert psnr >= PSNR_BAR[data.name], \
         f"mean validation PSNR is {psnr:.2f} dB after {EPOCHS} epochs; the bar on {data.name} is {PSNR_BAR[data.name]:.2f} dB{SAME_NETWORK}"

@@ -27,7 +27,7 @@ def run_q6(submission):
 @pytest.fixture(scope="module")
 def fitted(run_q6, nist36):
     """The submission's pca_fit on the grader's training data: (mean (1024,), P (1024, 32)), data."""
-    mean, P = run_q6.pca_fit(nist36.splits["train"][0])
+    mean, P = run_q6.pca_fit(nist36.splits["train"][0].copy())  # copies: a submission may centre in place
     return np.asarray(mean, dtype=float), np.asarray(P, dtype=float), nist36
 
 
@@ -74,7 +74,7 @@ def test_pca_reconstruct_projects_onto_the_components_and_back(run_q6, fitted, r
     """pca_reconstruct(x, mean, P) is mean + (x - mean) P P^T"""
     mean, P, data = fitted
     x = data.splits["test"][0][rng.choice(len(data.splits["test"][0]), 50, replace=False)]
-    got = np.asarray(run_q6.pca_reconstruct(x, mean, P))
+    got = np.asarray(run_q6.pca_reconstruct(x.copy(), mean.copy(), P.copy()))
     expected = mean + (x - mean) @ P @ P.T
     assert got.shape == x.shape, f"pca_reconstruct returned shape {got.shape} for x {x.shape}"
     if np.any(mean) and np.allclose(got, (x - mean) @ P @ P.T):
@@ -90,7 +90,7 @@ def test_pca_reconstructions_of_the_same_five_classes(run_q6, submission, fitted
     tx, ty = data.splits["test"]
     rows = np.asarray(run_q5.example_rows(ty))
     assert rows.shape == (10,) and len(set(ty[rows].argmax(1))) == 5, "example_rows must give 2 rows of each of 5 classes"
-    reconstructed = np.asarray(run_q6.pca_reconstruct(tx[rows], mean, P))
+    reconstructed = np.asarray(run_q6.pca_reconstruct(tx[rows], mean.copy(), P.copy()))
     show_figure(run_q5.plot_reconstructions(tx[rows], reconstructed, tmp_path / "pca.png"),
                 "Q6.2 test images (top) and their PCA-32 reconstructions")
 
@@ -104,7 +104,7 @@ def test_pca_mean_test_psnr_matches_the_best_rank_32_projection(run_q6, fitted, 
     def psnr(reconstructed):
         return float(np.mean(-10 * np.log10(np.mean((reconstructed - tx) ** 2, axis=1))))
 
-    theirs = psnr(np.asarray(run_q6.pca_reconstruct(tx, mean, P)))
+    theirs = psnr(np.asarray(run_q6.pca_reconstruct(tx.copy(), mean.copy(), P.copy())))
     grader_mean, Q = top_components(True)
     grader = psnr(grader_mean + (tx - grader_mean) @ Q @ Q.T)
     show_finding(f"PCA-32 mean test PSNR {theirs:.2f} dB on {data.name}; the grader's PCA-32 gets {grader:.2f} dB")
@@ -125,7 +125,9 @@ def test_parameter_counts_of_the_autoencoder_and_of_pca(run_q6, submission, fitt
         f"accumulators are not learned); parameter_counts says {counts.get('autoencoder')}"
     assert learned == 68_704, f"initialize_autoencoder() holds {learned} weights and biases; the handout's " \
         "1024-32-32-32-1024 autoencoder has 68,704"
-    expected = P.size + (mean.size if np.any(mean) else 0)
-    assert counts.get("pca") == expected, \
-        f"PCA learns the {P.size} entries of P" + (f" and the {mean.size} of the mean" if np.any(mean) else "") + \
+    # With the mean removed, 32,768 (P alone, as the public write-ups count) and 33,792 (P and the
+    # mean) are both defensible answers; the person grading reads the reason in the writeup.
+    accepted = {P.size, P.size + mean.size} if np.any(mean) else {P.size}
+    assert counts.get("pca") in accepted, \
+        f"PCA learns the {P.size} entries of P" + (f" (and the {mean.size} of the mean)" if np.any(mean) else "") + \
         f"; parameter_counts says {counts.get('pca')}"
