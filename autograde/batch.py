@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograde.grading import available_cpus
+from autograde.run import signal_group
 
 INTERRUPTED = 130
 RESULTS, REPORT, GRADEBOOK = "results.json", "report.md", "gradebook.csv"
@@ -94,7 +95,7 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), progress=None
                 future.cancel()
             with lock:
                 for child in children:  # each autograde kills its own test processes on SIGINT
-                    _signal_group(child, signal.SIGINT)
+                    signal_group(child.pid, signal.SIGINT)
             raise
     gradebook = write_gradebook(out)
     return BatchSummary(len(todo) - len(failed), skipped, failed, gradebook, time.monotonic() - start)
@@ -135,10 +136,3 @@ def _question_order(qid):
 
 def _name(submission):
     return submission.stem if submission.suffix.lower() == ".zip" else submission.name
-
-
-def _signal_group(child, signum):
-    try:
-        os.killpg(child.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -159,7 +159,7 @@ def kill_all_children():
     for child in children:
         # Kill only: the worker thread that started the child reaps it (wait4), so two threads
         # never race to reap one process.
-        _signal_group(child.pid)
+        signal_group(child.pid)
 
 
 def allow_children():
@@ -169,13 +169,14 @@ def allow_children():
 
 def _kill_group(child):
     """Kill the child and everything it started (it leads its own session), and reap the child."""
-    _signal_group(child.pid)
+    signal_group(child.pid)
     child.wait()
 
 
-def _signal_group(pid):
+def signal_group(pid, signum=signal.SIGKILL):
+    """Send signum to the process group led by pid (a child started with start_new_session)."""
     try:
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
 

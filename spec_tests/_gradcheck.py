@@ -106,6 +106,11 @@ def trusted_contract_functions():
 AUTOENCODER_LAYERS = ("layer1", "layer2", "layer3", "output")
 
 
+def mean_psnr(x, reconstructed):
+    """Trusted Q5.3.2/Q6.3 PSNR: the mean over rows of -10 log10(row MSE), MAX_I = 1. (N, D) each -> float."""
+    return float(np.mean(-10 * np.log10(np.mean((np.asarray(reconstructed) - x) ** 2, axis=1))))
+
+
 def autoencoder_reconstruct(params, x):
     """Trusted Q5 forward pass: ReLU, ReLU, ReLU, sigmoid through AUTOENCODER_LAYERS.
     x (N, D) -> (N, D)."""

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from spec_tests._gradcheck import AUTOENCODER_LAYERS
+from spec_tests._gradcheck import AUTOENCODER_LAYERS, mean_psnr
 
 question = pytest.mark.question
 COMPONENTS = 32
@@ -100,13 +100,9 @@ def test_pca_mean_test_psnr_matches_the_best_rank_32_projection(run_q6, fitted, 
     """The mean test PSNR of the submission's PCA is within 0.2 dB of the grader's PCA-32"""
     mean, P, data = fitted
     tx = data.splits["test"][0]
-
-    def psnr(reconstructed):
-        return float(np.mean(-10 * np.log10(np.mean((reconstructed - tx) ** 2, axis=1))))
-
-    theirs = psnr(np.asarray(run_q6.pca_reconstruct(tx.copy(), mean.copy(), P.copy())))
+    theirs = mean_psnr(tx, run_q6.pca_reconstruct(tx.copy(), mean.copy(), P.copy()))
     grader_mean, Q = top_components(True)
-    grader = psnr(grader_mean + (tx - grader_mean) @ Q @ Q.T)
+    grader = mean_psnr(tx, grader_mean + (tx - grader_mean) @ Q @ Q.T)
     show_finding(f"PCA-32 mean test PSNR {theirs:.2f} dB on {data.name}; the grader's PCA-32 gets {grader:.2f} dB")
     # Raw-data SVD costs nist36-lite 0.10 dB against the mean-removed PCA; a wrong subspace costs more than 1 dB.
     assert theirs >= grader - 0.2, f"mean test PSNR {theirs:.2f} dB; PCA-32 on this data reaches {grader:.2f} dB"

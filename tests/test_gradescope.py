@@ -11,8 +11,7 @@ import jsonschema
 from autograde import PROJECT_DIR
 from autograde.cli import main
 from tests.conftest import known_wrong
-
-SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
+from tests.test_cli import SCHEMA
 
 
 def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_path):
