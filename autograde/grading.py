@@ -10,6 +10,7 @@ from pathlib import Path
 
 from autograde.results import GradingResults, QuestionResult
 from autograde.run import TestOutcome, allow_children, kill_all_children, run_question
+from spec_tests import _sandbox
 
 CONTRACT_MARKER = "nn.py"   # the file that tells a submission's module directory apart
 CPUS_ENV = "HW5_CPUS"       # cores this grading may use, when it shares the machine (autograde batch)
@@ -89,6 +90,16 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
     start = time.monotonic()
     allow_children()
     results = GradingResults(str(submission), rubric, seed=seed)
+    try:
+        results.sandbox = _sandbox.sandbox_mode()
+    except _sandbox.SandboxUnavailable as exc:
+        raise SubmissionError(f"cannot grade: {exc} (install the Debian package bubblewrap, or set "
+                              f"{_sandbox.SANDBOX_VARIABLE}=auto to fall back to an unsandboxed process)") from None
+    if results.sandbox == "none":
+        why = _sandbox.bwrap_problem() if os.environ.get(_sandbox.SANDBOX_VARIABLE, "auto") != "none" \
+            else f"{_sandbox.SANDBOX_VARIABLE}=none"
+        results.notices.insert(0, f"NOT SANDBOXED ({why}): the submission's code ran as a plain process with "
+                                  "rlimits only; it could read and write this machine's files and use its network")
     with opened_submission(submission) as (directory, notice), _private_copy(directory) as copy:
         if notice:
             results.notices.append(notice)
@@ -110,7 +121,7 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
             # Longest time limit first (the limits follow the questions' running times), so the
             # pool does not end on one long question while the other workers idle.
             futures = {key: pool.submit(run_question, copy, tuple(members), seed=seed, timeout=limit[members[0].id],
-                                        threads=max(1, cpus // jobs))
+                                        threads=max(1, cpus // jobs), sandbox=results.sandbox)
                        for key, members in sorted(units.items(), key=lambda unit: -limit[unit[1][0].id])}
             try:
                 for key, future in futures.items():

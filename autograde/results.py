@@ -50,6 +50,7 @@ class GradingResults:
     seed: int = 0
     elapsed: float = 0.0
     notices: list = field(default_factory=list)    # grader-level messages, shown everywhere
+    sandbox: str = "bwrap"                         # how the submission's code was confined: bwrap | none
     grader_errors: list = field(default_factory=list)  # the grader, not the submission, failed here
 
     @property

@@ -1,9 +1,9 @@
 """Run one question's spec tests on a submission in a child process, and read back the outcomes.
 
-The submission's code only ever runs in the child (a pytest process with a time limit); this
-module, in the parent, scores from the child's JSON-lines report log alone, validating each line.
-Limit: code running in the child can write to that log too, so a deliberately forged log is not
-detected here; the sandbox of issue 7 (bubblewrap, no write access outside /tmp) closes that gap.
+The child is a pytest process with a time limit. It runs none of the submission's code itself:
+the spec tests send each call to a sandboxed worker of their own (spec_tests/_submission.py), so
+the report log the child writes is the grader's. This module, in the parent, scores from that log
+alone, validating each line, and reads back figures as bounded, well-formed PNGs.
 """
 import json
 import os
@@ -81,7 +81,7 @@ class QuestionRun:
         return f"did not finish: the test process ended early (exit code {self.returncode})"
 
 
-def run_question(submission, question, *, seed=0, timeout=None, threads=1, python=sys.executable):
+def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandbox="auto", python=sys.executable):
     """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest.
 
     question may be a tuple of questions of one spec file (a rubric group): they run in one child,
@@ -90,6 +90,8 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, pytho
 
     threads caps the child's BLAS/OpenMP threads: children already run side by side, and
     oversubscribed BLAS threads spin so hard that 4 children on 2 cores ran 50x slower.
+    sandbox: 'bwrap', 'none' or 'auto', for the submission's worker (spec_tests/_sandbox.py); its
+    CPU time is capped at the time limit times the threads.
 
     Returns: QuestionRun. Never raises for anything the submission does.
     """
@@ -101,10 +103,11 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, pytho
         selected = [arg for q in questions for arg in ("--question", q.id)]
         command = [python, "-m", "pytest", str(SPEC_DIR / questions[0].file),
                    "--submission", str(submission), *selected, "--figures-dir", str(tmp / "figures"),
-                   "--grading-seed", str(seed), f"--report-log={log}",
+                   "--grading-seed", str(seed), f"--report-log={log}", f"--basetemp={tmp / 'work'}",
                    "--capture=no", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "--rootdir", str(tmp),
                    "-o", "addopts=", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0",
+                   HW5_SANDBOX=sandbox, HW5_WORKER_CPU_SECONDS=str(int(timeout * threads) + 10),
                    **{name: str(threads) for name in THREAD_VARIABLES})
         start = time.monotonic()
         with open(tmp / "output.txt", "wb") as output:

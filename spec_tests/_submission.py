@@ -1,9 +1,30 @@
-"""Import a submission's modules from its directory, and turn what is missing into clear failures."""
-import importlib
-import sys
+"""The submission as the spec tests see it: modules whose functions run in another, sandboxed process.
+
+The tests call `nn.forward(x, params, "layer1")` as if the module were imported here. In fact each
+call travels to the worker (spec_tests/_worker.py, started in the sandbox of spec_tests/_sandbox.py),
+which runs the submission's function and sends back its result, plus the dicts and lists the call
+changed in place (params). So the pytest process that judges the answers, and writes the report
+the score comes from, never runs a line of the submission's code: a submission that patches numpy
+or pytest at import patches its own process only.
+
+What a call sends may include the grader's own functions (a loss for numerical_gradients, the
+trusted layers a training loop runs on): they travel by value with cloudpickle. What comes back is
+read as plain data only (spec_tests/_channel.py).
+"""
+import builtins
+import os
+import pickle
+import signal
+import warnings
 from pathlib import Path
 
+import cloudpickle
+import numpy as np
 import pytest
+
+import spec_tests
+from spec_tests import _sandbox
+from spec_tests._channel import Channel, UnreadableAnswer, read_untrusted
 
 # What the contract (docs/contract.md) asks each module to define. A submission's modules import
 # each other by these plain names, as in the handout's python/ folder.
@@ -22,71 +43,267 @@ CONTRACT = {
     "run_q6": ("pca_fit", "pca_reconstruct", "parameter_counts"),
     "run_q4": ("group_lines", "lines_text", "to_nist_rows", "read_text", "plot_boxes", "plot_crops"),
 }
+OUTPUT_TAIL_CHARS = 600
+SIGNAL_MEANING = {signal.SIGKILL: "killed (its memory or process limit, or the grader's time limit)",
+                  signal.SIGXCPU: "stopped at its CPU-time limit", signal.SIGSEGV: "crashed (segmentation fault)",
+                  signal.SIGABRT: "aborted"}
+
+cloudpickle.register_pickle_by_value(spec_tests)  # the grader's helpers reach the worker by value
+
+
+class SubmissionProcessDied(RuntimeError):
+    """The worker ended while running a request (os._exit, a crash, a limit)."""
+    __module__ = "builtins"  # pytest then shows "SubmissionProcessDied: the submission's process ..."
+
+
+class RemoteFunction:
+    """A contract function of the submission: calling it runs it in the worker."""
+
+    def __init__(self, submission, module, name):
+        self._submission, self._module, self.__name__ = submission, module, name
+        self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        __tracebackhide__ = True
+        return self._submission.call(self._module, self.__name__, args, kwargs)
+
+    def __reduce__(self):  # inside a closure sent to the worker: the submission's own function there
+        from spec_tests import _worker
+        return _worker.local_function, (self._module, self.__name__)
+
+    def __repr__(self):
+        return f"<submission function {self._module}.{self.__name__}>"
 
 
 class SubmissionModule:
     """A submission module whose missing attributes fail the test with a message naming them."""
 
-    def __init__(self, module, name):
-        self._module = module
+    def __init__(self, submission, name):
+        self._submission = submission
         self._name = name
 
     def __getattr__(self, name):
-        try:
-            return getattr(self._module, name)
-        except AttributeError:
-            if name not in CONTRACT.get(self._name, ()):
-                raise  # not a contract name (e.g. a tool probing attributes): plain AttributeError
-            pytest.fail(f"{self._name}.py has no function '{name}' "
-                        "(see docs/contract.md for what it must define)", pytrace=False)
+        __tracebackhide__ = True
+        if name.startswith("__"):
+            raise AttributeError(name)
+        kind, value = self._submission.describe(self._name, name)
+        if kind == "callable":
+            return RemoteFunction(self._submission, self._name, name)
+        if kind == "value":
+            return value
+        if name not in CONTRACT.get(self._name, ()):
+            raise AttributeError(f"{self._name}.py has no attribute '{name}'")
+        pytest.fail(f"{self._name}.py has no function '{name}' "
+                    "(see docs/contract.md for what it must define)", pytrace=False)
+
+    def __reduce__(self):
+        from spec_tests import _worker
+        return _worker.local_module, (self._name,)
 
 
 class Submission:
-    """A directory laid out as the handout's python/ folder; modules are imported on first use."""
+    """A directory laid out as the handout's python/ folder; its modules load, on first use, in a
+    worker process that this object starts (and starts again if the submission's code ends it).
 
-    def __init__(self, directory):
+    workdir: the folder the worker may write (figures the tests ask for go there); also its cwd.
+    """
+
+    def __init__(self, directory, workdir):
         self.directory = Path(directory).resolve()
-        self._loaded = {}
+        self.workdir = Path(workdir)
+        self._modules = {}
         self._failed = {}
+        self._process = None
+        self._channel = None
+        self._cleanup = None
+        self._imported = set()
+        self._described = {}
+        self._seed = None          # np.random seed the next call must start from (None: already applied)
+        self._last_seed = 0        # the seed a restarted worker starts from
+        self._output = None
 
+    # --- modules and calls ---------------------------------------------------------------------
     def module(self, name):
-        """Return the submission's module `name` (e.g. 'nn'), importing it from the directory."""
+        """Return the submission's module `name` (e.g. 'nn'), importing it in the worker."""
         __tracebackhide__ = True
         filename = f"{name}.py"
         if name in self._failed:
             pytest.fail(self._failed[name], pytrace=False)
-        if name not in self._loaded:
+        if name not in self._modules:
             if not (self.directory / filename).is_file():
                 self._failed[name] = f"the submission has no {filename} (docs/contract.md lists the modules)"
                 pytest.fail(self._failed[name], pytrace=False)
-            try:
-                self._loaded[name] = SubmissionModule(self._import(name), name)
-            except BaseException as exc:  # SystemExit at import is a broken submission, not a stop
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                self._failed[name] = f"importing {filename} failed: {type(exc).__name__}: {exc}"
-                pytest.fail(self._failed[name], pytrace=False)
-        return self._loaded[name]
-
-    def patch(self, monkeypatch, replacements):
-        """Replace contract functions by name in every loaded submission module, for one test.
-
-        Covers `from nn import forward` (a name in run_q2's globals) and `nn.forward` alike.
-        """
-        modules = [m._module for m in self._loaded.values()]
-        modules += [sys.modules[n] for n in CONTRACT if n in sys.modules and sys.modules[n] not in modules
-                    and Path(getattr(sys.modules[n], "__file__", "") or "").parent == self.directory]
-        for module in modules:
-            for attr, function in replacements.items():
-                if hasattr(module, attr):
-                    monkeypatch.setattr(module, attr, function)
+            self._import(name)
+            self._modules[name] = SubmissionModule(self, name)
+        return self._modules[name]
 
     def _import(self, name):
-        if str(self.directory) not in sys.path:
-            sys.path.insert(0, str(self.directory))
-        # A module of the same name imported from elsewhere (another submission) must not be reused.
-        for other in CONTRACT:
-            loaded = sys.modules.get(other)
-            if loaded is not None and Path(getattr(loaded, "__file__", "") or "").parent != self.directory:
-                del sys.modules[other]
-        return importlib.import_module(name)
+        __tracebackhide__ = True
+        if name in self._imported and self._alive():
+            return
+        try:
+            self._request(("import", name), f"importing {name}.py")
+        except (Exception, SubmissionProcessDied) as exc:
+            self._failed[name] = f"importing {name}.py failed: {_reason(exc)}"
+            pytest.fail(self._failed[name], pytrace=False)
+        self._imported.add(name)
+
+    def describe(self, module, name):
+        """('callable' | 'value' | 'missing', value) for module.name in the worker."""
+        __tracebackhide__ = True
+        self._import(module)
+        key = (module, name)
+        if key not in self._described:
+            answer = self._request(("describe", module, name), f"reading {module}.{name}")
+            if answer[0] != "callable":
+                return answer
+            self._described[key] = answer
+        return self._described[key]
+
+    def call(self, module, name, args, kwargs):
+        """Run module.name(*args, **kwargs) in the worker; dicts and lists it changed in place
+        change here too. Returns its result; raises what it raised (as the nearest builtin type)."""
+        __tracebackhide__ = True
+        self._import(module)
+        state = {"errstate": np.geterr(), "warnings": list(warnings.filters)}
+        result, changed = self._request(("call", module, name, args, kwargs, state), f"{module}.{name}")
+        for key, new in changed.items():
+            old = args[key] if isinstance(key, int) and key < len(args) else kwargs.get(key)
+            if isinstance(old, dict) and isinstance(new, dict):
+                old.clear()
+                old.update(new)
+            elif isinstance(old, list) and isinstance(new, list):
+                old[:] = new
+        return result
+
+    def seed(self, seed):
+        """Seed np.random here and, from its next call, in the worker (submissions draw from it)."""
+        np.random.seed(seed)
+        self._seed = self._last_seed = seed
+
+    def patched(self, replacements):
+        """Context manager: replace contract functions by name in every loaded submission module
+        (covers `from nn import forward` and `nn.forward` alike). Yields a dict that, on leaving,
+        holds how many times the submission's code called each replacement."""
+        return _Patch(self, replacements)
+
+    # --- the worker ----------------------------------------------------------------------------
+    def _alive(self):
+        return self._process is not None and self._process.poll() is None
+
+    def _start(self):
+        self.close()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._output = open(self.workdir / "submission-output.txt", "w+b")  # noqa: SIM115 (closed in close)
+        self._process, fds, self._cleanup = _sandbox.start_worker(self.directory, self.workdir, self._output)
+        self._channel = Channel(*fds)
+        self._imported, self._described = set(), {}
+        if self._seed is None:
+            self._seed = self._last_seed  # a fresh worker draws from this test's seed too
+
+    def _request(self, request, what):
+        __tracebackhide__ = True
+        if not self._alive():
+            self._start()
+        if self._seed is not None:
+            seed, self._seed = self._seed, None
+            self._exchange(("seed", int(seed)), "seeding np.random")
+        return self._exchange(request, what)
+
+    def _exchange(self, request, what):
+        __tracebackhide__ = True
+        try:
+            self._channel.send_bytes(cloudpickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL))
+            data = self._channel.receive_bytes()
+        except BrokenPipeError:
+            data = None
+        if data is None:
+            raise SubmissionProcessDied(self._death(what))
+        try:
+            status, answer = read_untrusted(data)
+        except (UnreadableAnswer, TypeError, ValueError) as exc:
+            self.close()  # it may be out of step with us now
+            raise TypeError(f"{what} sent back {exc}; the grader accepts plain data only "
+                            "(numbers, strings, lists, tuples, dicts, numpy arrays)") from None
+        if status == "raised":
+            raise _as_exception(answer)
+        return answer
+
+    def _death(self, what):
+        try:
+            code = self._process.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            code = None
+        if code is not None and code < 0:
+            how = f"was {SIGNAL_MEANING.get(-code, f'killed by signal {-code}')}"
+        else:
+            how = f"ended (exit code {code})"
+        tail = ""
+        if self._output is not None:
+            self._output.flush()
+            self._output.seek(max(0, os.fstat(self._output.fileno()).st_size - OUTPUT_TAIL_CHARS))
+            tail = self._output.read().decode("utf-8", "replace").strip()
+        self.close()
+        return f"the submission's process {how} while running {what}" + (f"; its last output: {tail[-OUTPUT_TAIL_CHARS:]}" if tail else "")
+
+    def close(self):
+        """Stop the worker (a new one starts on the next call)."""
+        if self._channel is not None:
+            for fd in (self._channel.read_fd, self._channel.write_fd):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._channel = None
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait()
+            self._process = None
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+
+
+class _Patch:
+    def __init__(self, submission, replacements):
+        self.submission, self.replacements, self.calls = submission, replacements, {}
+
+    def __enter__(self):
+        self.submission._request(("patch", self.replacements), "replacing functions with the grader's")
+        return self.calls
+
+    def __exit__(self, *exc):
+        if self.submission._alive():
+            try:
+                self.calls.update(self.submission._request(("unpatch",), "restoring its functions"))
+            except Exception:  # noqa: BLE001 (the worker is restarted on its next use instead)
+                self.submission.close()
+        return False
+
+
+def _reason(exc):
+    return str(exc) if isinstance(exc, SubmissionProcessDied) else f"{type(exc).__name__}: {exc}"
+
+
+def _as_exception(answer):
+    """The exception to raise here for one the submission raised there: the nearest builtin type,
+    named as the original; a message that says where (file:line) in the submission."""
+    try:
+        name, bases, message, where = (str(answer[0]), [str(b) for b in answer[1]], str(answer[2]), str(answer[3]))
+    except (TypeError, IndexError, KeyError):
+        return RuntimeError("the submission's process sent a malformed error report")
+    text = f"{message} (raised at {where})" if where else message
+    base = next((getattr(builtins, b) for b in bases if isinstance(getattr(builtins, b, None), type)
+                 and issubclass(getattr(builtins, b), Exception) and b not in ("UnicodeDecodeError", "UnicodeEncodeError", "UnicodeTranslateError")), RuntimeError)
+    if name == base.__name__:
+        cls = base
+    else:
+        cls = type(name if name.isidentifier() else "SubmissionError", (base,), {"__module__": "builtins"})
+    try:
+        return cls(text)
+    except Exception:  # noqa: BLE001
+        return RuntimeError(f"{name}: {text}")

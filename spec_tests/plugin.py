@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spec_tests import _sandbox
 from spec_tests._submission import Submission
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "solution"
@@ -58,7 +59,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_report_header(config):
-    return f"submission: {_submission_dir(config)}"
+    try:
+        mode = _sandbox.sandbox_mode()
+    except _sandbox.SandboxUnavailable as exc:
+        mode = f"unavailable ({exc})"
+    note = "" if mode != "none" else f" (NOT sandboxed: {_sandbox.bwrap_problem() or 'HW5_SANDBOX=none'})"
+    return [f"submission: {_submission_dir(config)}", f"sandbox: {mode}{note}"]
 
 
 def _submission_dir(config):
@@ -72,12 +78,19 @@ def _seed(config):
 
 
 @pytest.fixture(scope="session")
-def submission(pytestconfig):
-    """The submission under test (modules are imported on first use, never before)."""
+def submission(pytestconfig, tmp_path_factory):
+    """The submission under test. Its modules load on first use, in a sandboxed worker process
+    (spec_tests/_submission.py) that may write only under this run's temporary folder."""
     directory = _submission_dir(pytestconfig)
     if not directory.is_dir():
         pytest.fail(f"--submission {directory}: not a directory", pytrace=False)
-    return Submission(directory)
+    try:
+        _sandbox.sandbox_mode()
+    except _sandbox.SandboxUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    submission = Submission(directory, tmp_path_factory.getbasetemp())
+    yield submission
+    submission.close()
 
 
 @pytest.fixture
@@ -126,9 +139,10 @@ def rng(test_seed):
 
 
 @pytest.fixture(autouse=True)
-def _seed_global_numpy(test_seed):
-    """Submissions draw from np.random (the handout's style): seed it per test, reproducibly."""
-    np.random.seed(test_seed)
+def _seed_global_numpy(test_seed, submission):
+    """Submissions draw from np.random (the handout's style): seed it per test, reproducibly, here
+    and in the submission's process."""
+    submission.seed(test_seed)
 
 
 @pytest.fixture

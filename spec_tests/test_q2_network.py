@@ -326,24 +326,21 @@ TRAIN_EPOCHS = 30
 
 
 @question("2.4.1")
-def test_train_reduces_loss_and_learns_a_separable_problem(submission, run_q2, rng, monkeypatch):
+def test_train_reduces_loss_and_learns_a_separable_problem(submission, run_q2, rng):
     """train() on 4 Gaussian blobs: random batches every epoch, per-epoch history, ≥ 90% accuracy"""
     # The loop runs on trusted layer functions, so bugs graded in 2.2/2.3 are not charged twice.
     # The reference, over 1000 seeds: accuracy min 98.5%, last/first loss max 0.058; so no seed of
     # 1000 comes near the bars (90%, 0.5): false-fail < 0.3% at 95% confidence (rule of three), in
     # practice far less given the margins. Measured by benchmarks/train_check_spread.py.
-    trusted = trusted_contract_functions()
-    batch_calls = []
-    trusted_batches = trusted["get_random_batches"]
-    trusted["get_random_batches"] = lambda *args: batch_calls.append(1) or trusted_batches(*args)
-    submission.patch(monkeypatch, trusted)
     x, y, x_valid, y_valid, params = toy_training_problem(rng)
-    history = run_q2.train(x, y, params, epochs=TRAIN_EPOCHS, batch_size=5, learning_rate=1e-2, valid=(x_valid, y_valid))
+    with submission.patched(trusted_contract_functions()) as calls:
+        history = run_q2.train(x, y, params, epochs=TRAIN_EPOCHS, batch_size=5, learning_rate=1e-2, valid=(x_valid, y_valid))
+    batch_calls = calls.get("get_random_batches", 0)
 
     for key in ("train_loss", "train_acc", "valid_loss", "valid_acc"):
         got = len(history.get(key, ())) if isinstance(history, dict) else None
         assert got == TRAIN_EPOCHS, f"train(..., epochs={TRAIN_EPOCHS}, valid=...) must return a dict whose '{key}' holds one value per epoch; got {got}"
-    assert len(batch_calls) >= TRAIN_EPOCHS, f"train() called get_random_batches {len(batch_calls)} times in {TRAIN_EPOCHS} epochs; draw new random batches every epoch"
+    assert batch_calls >= TRAIN_EPOCHS, f"train() called get_random_batches {batch_calls} times in {TRAIN_EPOCHS} epochs; draw new random batches every epoch"
     losses, accs = list(history["train_loss"]), list(history["train_acc"])
     assert 0 < losses[0] < 3 * np.log(4), f"history['train_loss'][0] = {losses[0]:.4g}: expected the MEAN cross-entropy per example (ln 4 ≈ 1.39 before training), not a sum"
     assert losses[-1] < 0.5 * losses[0], f"training loss went {losses[0]:.4f} -> {losses[-1]:.4f}; it should at least halve"

@@ -24,10 +24,10 @@ SAME_NETWORK = " (the grader computes with a correct forward pass: a sigmoid or 
 
 
 @pytest.fixture(scope="module")
-def trained(run_q3, nist36, grading_seed):
+def trained(submission, run_q3, nist36, grading_seed):
     """The submission's train_nist36 on the grader's data, run once for this module's tests."""
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
-    np.random.seed(grading_seed)  # module scope: set up before the per-test seeding
+    submission.seed(grading_seed)  # module scope: set up before the per-test seeding
     params, history = run_q3.train_nist36(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)  # copies: it may edit them
     return params, history, nist36
 
@@ -106,9 +106,9 @@ def _accuracy(params, x, y):
 # --- Q3.1.2 (writeup): three learning rates ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def sweep(run_q3, nist36, grading_seed):
+def sweep(submission, run_q3, nist36, grading_seed):
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
-    np.random.seed(grading_seed)
+    submission.seed(grading_seed)
     return run_q3.learning_rate_sweep(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)
 
 

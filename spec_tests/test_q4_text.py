@@ -82,7 +82,7 @@ def reference(pages, grading_seed):
 def own_network(submission, nist36, grading_seed):
     """The submission's own Q3 network, trained by its train_nist36 on the grader's data."""
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
-    np.random.seed(grading_seed)
+    submission.seed(grading_seed)
     params, _ = submission.module("run_q3").train_nist36(x, y, vx, vy, epochs=EPOCHS)
     return params
 

@@ -200,9 +200,9 @@ def test_mean_psnr_is_the_mean_of_each_image_psnr(run_q5):
 # --- Q5.2 / Q5.3 the trained autoencoder ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def trained(run_q5, nist36, grading_seed):
+def trained(submission, run_q5, nist36, grading_seed):
     """The submission's train_autoencoder with its defaults on the grader's data, run once."""
-    np.random.seed(grading_seed)
+    submission.seed(grading_seed)
     params, losses = run_q5.train_autoencoder(nist36.splits["train"][0].copy())  # a copy: it may edit its input
     return params, np.asarray(losses, dtype=float), nist36
 

@@ -1,0 +1,139 @@
+"""The only process that runs a submission's code: ``python -m spec_tests._worker READ_FD WRITE_FD DIR``.
+
+The spec tests (a trusted pytest process) start it inside the sandbox (spec_tests/_sandbox.py) and
+send it requests over a pipe; it imports the submission's modules from DIR, runs what is asked, and
+answers. Requests come from the grader, so they are unpickled with cloudpickle (they may carry the
+grader's own functions, by value). Answers go back with plain pickle and the grader reads them with
+a restricted unpickler (spec_tests/_channel.py): this process is the submission's, so nothing it
+sends is trusted.
+
+Requests and answers (tuples):
+  ("import", module)                          -> ("ok", None)
+  ("describe", module, name)                  -> ("ok", ("callable", None) | ("value", value) | ("missing", None))
+  ("call", module, name, args, kwargs, state) -> ("ok", (result, {arg position or name: its new value}))
+  ("seed", seed)                              -> ("ok", None)     np.random.seed for the next calls
+  ("patch", {name: function})                 -> ("ok", None)     replace contract names in the modules
+  ("unpatch",)                                -> ("ok", {name: calls}) undo, saying how often each ran
+Any request may answer ("raised", (type name, builtin base names, message, "file.py:line")).
+"""
+import importlib
+import pickle
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+
+from spec_tests._channel import Channel
+
+MAX_MESSAGE_CHARS = 2000
+
+
+class _Worker:
+    def __init__(self, directory):
+        self.directory = Path(directory).resolve()
+        self.patched = []     # (module, name, old value) to undo
+        self.calls = {}       # patched name -> how many times the submission's code called it
+
+    def module(self, name):
+        if str(self.directory) not in sys.path:
+            sys.path.insert(0, str(self.directory))
+        return importlib.import_module(name)
+
+    def handle(self, request):
+        kind = request[0]
+        if kind == "import":
+            self.module(request[1])
+            return None
+        if kind == "describe":
+            _, module, name = request
+            if not hasattr(self.module(module), name):
+                return ("missing", None)
+            value = getattr(self.module(module), name)
+            return ("callable", None) if callable(value) else ("value", value)
+        if kind == "call":
+            _, module, name, args, kwargs, state = request
+            function = getattr(self.module(module), name)
+            with warnings.catch_warnings(), np.errstate(**state["errstate"]):
+                warnings.filters[:] = state["warnings"]
+                result = function(*args, **kwargs)
+            # dicts and lists the function may have changed in place (params) travel back.
+            changed = {i: a for i, a in enumerate(args) if isinstance(a, (dict, list))}
+            changed.update({k: a for k, a in kwargs.items() if isinstance(a, (dict, list))})
+            return result, changed
+        if kind == "seed":
+            np.random.seed(request[1])
+            return None
+        if kind == "patch":
+            for name, function in request[1].items():
+                self.calls[name] = 0
+                counted = _counted(function, name, self.calls)
+                for module in self.loaded():
+                    if hasattr(module, name):
+                        self.patched.append((module, name, getattr(module, name)))
+                        setattr(module, name, counted)
+            return None
+        if kind == "unpatch":
+            for module, name, old in reversed(self.patched):
+                setattr(module, name, old)
+            calls, self.patched, self.calls = dict(self.calls), [], {}
+            return calls
+        raise ValueError(f"unknown request {kind!r}")
+
+    def loaded(self):
+        return [m for m in list(sys.modules.values())
+                if Path(getattr(m, "__file__", "") or "/").parent == self.directory]
+
+    def where(self, exc):
+        """'nn.py:58': the innermost traceback entry in the submission's files, or ''."""
+        for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+            path = Path(frame.filename).resolve()
+            if path.is_relative_to(self.directory):
+                return f"{path.relative_to(self.directory)}:{frame.lineno}"
+        return ""
+
+
+def _counted(function, name, calls):
+    def counted(*args, **kwargs):
+        calls[name] += 1
+        return function(*args, **kwargs)
+    return counted
+
+
+def local_function(module, name):
+    """What a grader-side reference to a submission function becomes here: the function itself."""
+    return getattr(importlib.import_module(module), name)
+
+
+def local_module(module):
+    return importlib.import_module(module)
+
+
+def _describe(exc, worker):
+    bases = [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"]
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 (a submission's exception whose __str__ raises)
+        message = "(its message could not be read)"
+    return type(exc).__name__[:100], bases, message[:MAX_MESSAGE_CHARS], worker.where(exc)
+
+
+def main(read_fd, write_fd, directory):
+    channel = Channel(read_fd, write_fd)
+    worker = _Worker(directory)
+    while True:
+        request = channel.receive(cloudpickle.loads)
+        if request is None:
+            return  # the grader closed the pipe: done
+        try:
+            answer = ("ok", worker.handle(request))
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:  # noqa: BLE001 (SystemExit from the submission is an answer too)
+            data = pickle.dumps(("raised", _describe(exc, worker)))
+        channel.send_bytes(data)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
