@@ -28,6 +28,7 @@ MAX_FIGURE_SIDE = 4000
 MAX_FIGURES, MAX_FINDINGS, MAX_FINDING_CHARS = 8, 12, 300
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 FIGURE_NAME = re.compile(r"[A-Za-z0-9_]{1,80}-[0-9]{1,3}\.png")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # ANSI escapes, bells: never shown raw
 _live_children = set()          # children are session leaders: Ctrl-C does not reach them
 _live_lock = threading.Lock()
 _stopping = threading.Event()   # set by kill_all_children: no worker thread may start another child
@@ -223,12 +224,17 @@ def _outcomes(reports, submission, rootdir, figures_dir=None):
         bad = [r for r in group if r["outcome"] != "passed"]
         if not bad and not any(r["when"] == "call" for r in group):
             continue  # set up but never finished: the caller knows why the process stopped
-        findings = tuple(str(v)[:MAX_FINDING_CHARS] for k, v in pairs if k == "finding")[:MAX_FINDINGS]
+        findings = tuple(_printable(str(v)[:MAX_FINDING_CHARS]) for k, v in pairs if k == "finding")[:MAX_FINDINGS]
         figures = _figures([v for k, v in pairs if k == "figure"], figures_dir)
-        outcomes[name] = TestOutcome(name, not bad, _message(bad[0], submission, rootdir) if bad else "",
-                                     str(props.get("title", ""))[:200], any(r["outcome"] == "skipped" for r in bad),
-                                     str(props.get("data", ""))[:300], figures, findings)
+        outcomes[name] = TestOutcome(name, not bad, _printable(_message(bad[0], submission, rootdir)) if bad else "",
+                                     _printable(str(props.get("title", ""))[:200]), any(r["outcome"] == "skipped" for r in bad),
+                                     _printable(str(props.get("data", ""))[:300]), figures, findings)
     return outcomes
+
+
+def _printable(text):
+    """Text from the child (which may quote the submission) without terminal control characters."""
+    return CONTROL_CHARACTERS.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
 def _figures(listed, directory):
@@ -249,7 +255,7 @@ def _figures(listed, directory):
             continue
         png = path.read_bytes()
         if _png_size(png) is not None:
-            figures.append(Figure(caption[:200], png))
+            figures.append(Figure(_printable(caption[:200]), png))
     return tuple(figures)
 
 

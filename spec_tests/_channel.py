@@ -10,7 +10,7 @@ import pickle
 import struct
 
 HEADER = struct.Struct("<Q")
-MAX_MESSAGE_BYTES = 2 << 30   # 2 GiB: the largest answer the grader will read (its data is far smaller)
+MAX_MESSAGE_BYTES = 512 << 20  # the largest answer the grader reads (a page's float64 bw is about 100 MB)
 
 SAFE_GLOBALS = {
     ("builtins", n) for n in ("complex", "set", "frozenset", "slice", "range", "bytearray", "list", "dict", "tuple",

@@ -71,7 +71,7 @@ def start_worker(submission, writable, output):
     """Start `python -m spec_tests._worker` on the submission directory.
 
     writable: the one host folder it may write (the test's temporary folder), also its cwd.
-    output: an open binary file that receives its stdout and stderr.
+    output: where its stdout and stderr go (a binary file, or subprocess.PIPE).
     The BLAS/OpenMP thread caps of this process (autograde sets them) pass on to the worker.
     Returns: (Popen, (read fd, write fd) of the grader's ends of the pipes, cleanup callable).
     """

@@ -12,9 +12,12 @@ trusted layers a training loop runs on): they travel by value with cloudpickle. 
 read as plain data only (spec_tests/_channel.py).
 """
 import builtins
+import collections
 import os
 import pickle
 import signal
+import subprocess
+import threading
 import warnings
 from pathlib import Path
 
@@ -118,9 +121,9 @@ class Submission:
         self._cleanup = None
         self._imported = set()
         self._described = {}
+        self._output = _OutputTail()
         self._seed = None          # np.random seed the next call must start from (None: already applied)
         self._last_seed = 0        # the seed a restarted worker starts from
-        self._output = None
 
     # --- modules and calls ---------------------------------------------------------------------
     def module(self, name):
@@ -194,8 +197,8 @@ class Submission:
     def _start(self):
         self.close()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._output = open(self.workdir / "submission-output.txt", "w+b")  # noqa: SIM115 (closed in close)
-        self._process, fds, self._cleanup = _sandbox.start_worker(self.directory, self.workdir, self._output)
+        self._process, fds, self._cleanup = _sandbox.start_worker(self.directory, self.workdir, subprocess.PIPE)
+        self._output.follow(self._process.stdout)
         self._channel = Channel(*fds)
         self._imported, self._described = set(), {}
         if self._seed is None:
@@ -217,6 +220,9 @@ class Submission:
             data = self._channel.receive_bytes()
         except BrokenPipeError:
             data = None
+        except UnreadableAnswer as exc:
+            self.close()
+            raise TypeError(f"{what} sent back {exc}") from None
         if data is None:
             raise SubmissionProcessDied(self._death(what))
         try:
@@ -238,12 +244,8 @@ class Submission:
             how = f"was {SIGNAL_MEANING.get(-code, f'killed by signal {-code}')}"
         else:
             how = f"ended (exit code {code})"
-        tail = ""
-        if self._output is not None:
-            self._output.flush()
-            self._output.seek(max(0, os.fstat(self._output.fileno()).st_size - OUTPUT_TAIL_CHARS))
-            tail = self._output.read().decode("utf-8", "replace").strip()
         self.close()
+        tail = self._output.text().strip()
         return f"the submission's process {how} while running {what}" + (f"; its last output: {tail[-OUTPUT_TAIL_CHARS:]}" if tail else "")
 
     def close(self):
@@ -259,13 +261,38 @@ class Submission:
             if self._process.poll() is None:
                 self._process.kill()
             self._process.wait()
+            self._output.join()
             self._process = None
         if self._cleanup is not None:
             self._cleanup()
             self._cleanup = None
-        if self._output is not None:
-            self._output.close()
-            self._output = None
+
+
+class _OutputTail:
+    """Drains the worker's stdout and stderr on a thread, keeping only the last few hundred
+    characters: a submission may print 100 MB, and that must cost neither points nor memory."""
+
+    def __init__(self):
+        self._tail = collections.deque(maxlen=OUTPUT_TAIL_CHARS)
+        self._thread = None
+
+    def follow(self, stream):
+        self._tail.clear()
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream):
+        with stream:
+            for chunk in iter(lambda: stream.read1(65536), b""):
+                self._tail.extend(chunk[-OUTPUT_TAIL_CHARS:].decode("utf-8", "replace"))
+
+    def join(self):
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def text(self):
+        return "".join(self._tail)
 
 
 class _Patch:

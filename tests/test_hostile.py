@@ -1,0 +1,124 @@
+"""The hostile corpus (fixtures/hostile/): submissions that attack the grader instead of the homework.
+
+Each one is graded as a course would grade it, and must get exactly the score in its expected.toml:
+the grader never crashes, every report is written and valid, and no attack earns a point its code
+does not. Around the whole corpus: the grader's files are unchanged, a canary file survives, no
+connection reached a server listening on 127.0.0.1, no shell command ran in the grader, and no
+process outlives the grading.
+
+The corpus runs only inside bubblewrap: some attacks (kill -1, rewriting the spec tests) are meant
+for a sandbox and would do real harm outside one.
+"""
+import hashlib
+import io
+import json
+import os
+import socket
+import threading
+from pathlib import Path
+
+import jsonschema
+import pytest
+from rich.console import Console
+
+from autograde import PROJECT_DIR
+from autograde.grading import grade
+from autograde.report import print_table, write_report
+from spec_tests import _sandbox
+from tests.conftest import known_wrong
+
+HOSTILE = known_wrong.HOSTILE_DIR
+SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
+LISTEN_PORT = 47215             # the port opens_network_sockets tries on 127.0.0.1
+PWNED = Path("/tmp/hw5-hostile-pwned")  # what malicious_pickle_answer's payload would create here
+CANARY = HOSTILE / "CANARY"
+GUARDED = sorted([*(PROJECT_DIR / "spec_tests").glob("*.py"), *(PROJECT_DIR / "autograde").glob("*.toml"),
+                  *(PROJECT_DIR / "solution").glob("*.py"), CANARY])
+
+pytestmark = pytest.mark.skipif(_sandbox.bwrap_problem() is not None,
+                                reason=f"the hostile corpus runs only inside bubblewrap: {_sandbox.bwrap_problem()}")
+
+
+def _digest(paths):
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None for p in paths}
+
+
+def _processes_in_my_session():
+    mine = os.getsid(0)
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == mine:
+                    found.add(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return found
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """Sets the sandbox up strictly, listens on LISTEN_PORT, and after the corpus checks that
+    nothing outside the sandbox changed."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv(_sandbox.SANDBOX_VARIABLE, "bwrap")
+    patch.setenv(_sandbox.MEMORY_VARIABLE, "1024")   # the memory bomb hits its cap in a second
+    PWNED.unlink(missing_ok=True)
+    before, processes = _digest(GUARDED), _processes_in_my_session()
+    connections = []
+    server = socket.create_server(("127.0.0.1", LISTEN_PORT))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            try:
+                connections.append(server.accept()[0].recv(100))
+            except OSError:
+                pass
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+    server.close()
+    patch.undo()
+    assert _digest(GUARDED) == before, "a hostile submission changed the grader's files"
+    assert CANARY.exists()
+    assert not PWNED.exists(), "a hostile answer ran a shell command in the grader"
+    assert connections == [], f"a hostile submission reached the network: {connections}"
+    left = _processes_in_my_session() - processes - {os.getpid()}
+    assert not [p for p in left if Path(f"/proc/{p}").exists()], "processes outlived the grading"
+
+
+@pytest.mark.parametrize("name", known_wrong.names(HOSTILE))
+def test_hostile_submission_gets_exactly_the_score_its_code_earns(name, guarded, rubric, tmp_path):
+    spec = known_wrong.expected(name, HOSTILE)
+    submission = known_wrong.build(name, tmp_path / name, HOSTILE)
+    results = grade(submission, rubric, only=set(spec["questions"]), timeout=spec.get("timeout"))
+
+    # Every view of the results is written, and is valid.
+    results_json = results.to_gradescope()
+    jsonschema.validate(results_json, SCHEMA)
+    write_report(results, tmp_path / "report.md")
+    terminal = io.StringIO()
+    print_table(results, Console(file=terminal, width=200, force_terminal=False), verbose=True)
+    for text in (json.dumps(results_json), (tmp_path / "report.md").read_text(), terminal.getvalue()):
+        assert "\x1b" not in text and "\x07" not in text, "a control character from the submission reached a report"
+    assert "<script>" not in (tmp_path / "report.md").read_text()
+    assert results.sandbox == "bwrap" and not results.grader_errors, results.grader_errors
+
+    # Exactly the points its code earns.
+    failing = {o.name for r in results.questions if r.score is not None for o in r.outcomes if not o.passed}
+    assert failing == set(spec["expected"]["failing"]), f"{name}: {spec['attack']}"
+    scores = {r.question.id: r.score for r in results.questions if r.score is not None}
+    full = {r.question.id: r.max_score for r in results.questions if r.score is not None}
+    assert set(scores) == set(spec["questions"])
+    assert scores == full | spec["expected"]["scores"]
+    if "message_contains" in spec:
+        messages = [o.message for r in results.questions for o in r.outcomes if not o.passed]
+        assert messages and all(spec["message_contains"] in m for m in messages), messages
+
+
+def test_the_corpus_covers_at_least_twenty_attacks():
+    assert len(known_wrong.names(HOSTILE)) >= 20
