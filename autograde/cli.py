@@ -30,7 +30,7 @@ def get_args_parser():
     parser.add_argument("submission", nargs="?", type=Path, default=REFERENCE_DIR,
                         help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
     parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
-    parser.add_argument("--report", type=Path, help="write a Markdown report here, the submission's figures in REPORT_figures/ beside it")
+    parser.add_argument("--report", type=Path, help="write a Markdown report here (e.g. report.md), its figures in report_figures/ and a self-contained report.html beside it")
     parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML (default: the bundled rubric.toml)")
     parser.add_argument("--seed", type=int, default=0, help="grading seed: the random data the tests draw (default 0)")
     parser.add_argument("-j", "--jobs", type=int, default=None, help="questions graded in parallel (default: CPU count)")

@@ -1,4 +1,5 @@
-"""Human-readable views of GradingResults: the terminal table and a Markdown report with figures."""
+"""Human-readable views of GradingResults: the terminal table and a Markdown report with figures
+(the HTML page is autograde/html_report.py)."""
 from pathlib import Path
 
 from rich.console import Console
@@ -94,7 +95,8 @@ def usage_table(results):
 
 
 def write_report(results, path):
-    """Write the Markdown report to path and the submission's figures to <stem>_figures/ beside it.
+    """Write the Markdown report to path, the submission's figures to <stem>_figures/ beside it,
+    and the self-contained HTML page (figures inline) to <stem>.html.
 
     Returns: the report's Path. File names are the grader's (q<id>-<n>.png), never the submission's.
     """
@@ -109,4 +111,6 @@ def write_report(results, path):
             links[id(figure)] = f"{folder.name}/{target.name}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(markdown_report(results, links), encoding="utf-8")
+    from autograde.html_report import html_report  # imports usage_table from here
+    path.with_suffix(".html").write_text(html_report(results), encoding="utf-8")
     return path

@@ -1,4 +1,5 @@
 """The `autograde` command end to end, as a user runs it (a separate process)."""
+import base64
 import json
 import re
 import shutil
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jsonschema
+import numpy as np
+import PIL.Image
 import pytest
 
 from autograde import PROJECT_DIR, REFERENCE_DIR
@@ -214,3 +217,27 @@ def test_the_starter_kit_holds_every_contract_function_and_grades_to_zero_withou
     assert proc.returncode == 0 and results["score"] == 0 and "GRADER ERROR" not in results["output"], proc.stdout
     again = autograde("starter", kit)
     assert again.returncode == 2 and "never overwrites" in again.stderr
+
+
+def test_html_report_is_self_contained_and_renders_in_chromium(reference_run, tmp_path):
+    """report.html: every figure inline as a PNG data URI, no script, no outside fetch; headless
+    Chromium draws it (the screenshot is kept in the test's folder for a person to look at)."""
+    page = (reference_run.folder / "report.html").read_text()
+    images = re.findall(r"<img alt='[^']*' src='data:image/png;base64,([A-Za-z0-9+/=]+)'>", page)
+    figures = sorted((reference_run.folder / "report_figures").glob("*.png"))
+    assert sorted(base64.b64decode(i) for i in images) == sorted(f.read_bytes() for f in figures)
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "Content-Security-Policy" in page and "For a TA to grade (75 points)" in page
+    assert "<tr><td>DEEPEST LEARNING" not in page and "<td>DEEPEST LEARNING</td></tr>" in page  # extracted | truth
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no Chromium here to render report.html (Debian package chromium)")
+    shot = tmp_path / "report.png"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", "--window-size=1200,2400", (reference_run.folder / "report.html").as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    pixels = np.asarray(PIL.Image.open(shot).convert("RGB")).astype(int)
+    assert pixels.shape == (2400, 1200, 3)
+    passed_green = np.all(np.abs(pixels - [0xE6, 0xF4, 0xE6]) <= 2, axis=-1)  # the points cell of a passed question
+    assert passed_green.sum() > 5000, "the score table did not render"
+    assert (pixels.sum(axis=-1) < 200).sum() > 5000, "no text rendered"

@@ -39,6 +39,17 @@ pytestmark = pytest.mark.skipif(_sandbox.bwrap_problem() is not None,
                                 reason=f"the hostile corpus runs only inside bubblewrap: {_sandbox.bwrap_problem()}")
 
 
+def _outside_code_fences(markdown):
+    """The Markdown text outside ``` blocks (inside them, markup is shown as text)."""
+    kept, fenced = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def _digest(paths):
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None for p in paths}
 
@@ -105,7 +116,8 @@ def test_hostile_submission_gets_exactly_the_score_its_code_earns(name, guarded,
     print_table(results, Console(file=terminal, width=200, force_terminal=False), verbose=True)
     for text in (json.dumps(results_json), (tmp_path / "report.md").read_text(), terminal.getvalue()):
         assert "\x1b" not in text and "\x07" not in text, "a control character from the submission reached a report"
-    assert "<script>" not in (tmp_path / "report.md").read_text()
+    assert "<script" not in (tmp_path / "report.html").read_text()
+    assert "<script" not in _outside_code_fences((tmp_path / "report.md").read_text())
     assert results.sandbox == "bwrap" and not results.grader_errors, results.grader_errors
 
     # Exactly the points its code earns.
@@ -122,3 +134,16 @@ def test_hostile_submission_gets_exactly_the_score_its_code_earns(name, guarded,
 
 def test_the_corpus_covers_at_least_twenty_attacks():
     assert len(known_wrong.names(HOSTILE)) >= 20
+
+
+def test_the_sandbox_is_what_stops_the_reference_reader(rubric, tmp_path, monkeypatch):
+    """Shows the corpus's sandbox checks can fail: graded as a plain process (HW5_SANDBOX=none),
+    the submission that copies the reference solution from disk gets every point of Q2.5.1, and
+    the report says loudly that it ran unsandboxed. (Only this read-only attack is run that way.)"""
+    monkeypatch.setenv(_sandbox.SANDBOX_VARIABLE, "none")
+    submission = known_wrong.build("reads_the_reference_and_expected_scores", tmp_path / "sub", HOSTILE)
+    results = grade(submission, rubric, only={"2.5.1"})
+    assert results.sandbox == "none" and results.notices[0].startswith("NOT SANDBOXED (HW5_SANDBOX=none)")
+    assert [r.score for r in results.questions if r.score is not None] == [5.0]
+    write_report(results, tmp_path / "report.md")
+    assert "class='banner warn'>NOT SANDBOXED" in (tmp_path / "report.html").read_text()
