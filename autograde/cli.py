@@ -37,6 +37,7 @@ def get_args_parser():
     parser.add_argument("-q", "--question", action="append", help="grade only this question id (repeatable)")
     parser.add_argument("--timeout", type=float, help="cap every question's time limit at this many seconds")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every failed check's message")
+    parser.add_argument("--leaderboard", action="store_true", help="add Gradescope leaderboard entries to results.json (the rubric's `leaderboard` columns: Q4.4's text accuracy)")
     return parser
 
 
@@ -88,7 +89,7 @@ def main(argv=None):
         notice = "the autograder failed; no points could be given automatically. Details for staff:\n" + traceback.format_exc(limit=5)
         results, status = failed_everything(args.submission, rubric, notice, args.seed, only), 1
     print_table(results, console, verbose=args.verbose)
-    _write(args.results, results.to_gradescope())
+    _write(args.results, results.to_gradescope(leaderboard=args.leaderboard))
     if args.report:
         write_report(results, args.report)
     return status
@@ -118,9 +119,10 @@ def gradescope_main(argv):
     parser.add_argument("out_zip", type=Path, help="where to write the zip, e.g. autograder.zip")
     parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML to grade by (its visibility settings go to results.json)")
     parser.add_argument("--data-dir", type=Path, help="the handout's NIST36 .mat files (default $HW5_DATA_DIR; else nist36-lite is bundled)")
+    parser.add_argument("--leaderboard", action="store_true", help="publish Q4.4's text accuracy on Gradescope's leaderboard")
     args = parser.parse_args(argv)
     try:
-        built = build_autograder_zip(args.out_zip, args.rubric, args.data_dir)
+        built = build_autograder_zip(args.out_zip, args.rubric, args.data_dir, leaderboard=args.leaderboard)
     except (RubricError, FileNotFoundError, OSError) as exc:
         print(f"autograde gradescope: {exc}", file=sys.stderr)
         return 2

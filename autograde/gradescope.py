@@ -24,6 +24,9 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 apt-get update -qq
+# bubblewrap: the sandbox each submission's code runs in (without it, or where the container forbids
+# user namespaces, grading falls back to a plain process and every report says so).
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null || true
 PYTHON=python3
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv >/dev/null
@@ -49,17 +52,18 @@ if [ -d "$SOURCE/data/nist36" ]; then export HW5_DATA_DIR="$SOURCE/data/nist36";
 mkdir -p "$ROOT/results"
 # shellcheck disable=SC2086  # AUTOGRADE and HW5_AUTOGRADE_ARGS may hold several words
 ${AUTOGRADE:-$ROOT/venv/bin/autograde} "$ROOT/submission" --rubric "$SOURCE/rubric.toml" \\
-    --results "$ROOT/results/results.json" --report "$ROOT/results/report.md" ${HW5_AUTOGRADE_ARGS:-}
+    --results "$ROOT/results/results.json" --report "$ROOT/results/report.md" @LEADERBOARD@${HW5_AUTOGRADE_ARGS:-}
 exit 0
 """
 
 
-def build_autograder_zip(out_zip, rubric_path, data_dir=None):
+def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False):
     """Write Gradescope's autograder.zip to out_zip.
 
     Inputs: the rubric TOML to grade by (validated here: a RubricError names its problem); data_dir:
             the handout's NIST36 folder (default $HW5_DATA_DIR; without one, nist36-lite is built or
-            read from the cache and bundled).
+            read from the cache and bundled); leaderboard: results.json gets the rubric's leaderboard
+            entries (Q4.4's text accuracy) for Gradescope's leaderboard.
     Returns: {'zip': Path, 'data': which NIST36 went in, 'bytes': the zip's size}.
     Raises FileNotFoundError when the handout images (Q4) are not in the shared data folder.
     """
@@ -78,7 +82,8 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None):
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_text(archive, "setup.sh", SETUP_SH, executable=True)
-        _add_text(archive, "run_autograder", RUN_AUTOGRADER, executable=True)
+        _add_text(archive, "run_autograder", RUN_AUTOGRADER.replace("@LEADERBOARD@", "--leaderboard " if leaderboard else ""),
+                  executable=True)
         archive.write(rubric_path, "rubric.toml")
         for part in SUITE_PARTS:
             _add_tree(archive, PROJECT_DIR / part, f"suite/{part}")

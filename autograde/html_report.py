@@ -86,7 +86,7 @@ def html_report(results, title="HW5 grading report"):
 
     usage = usage_table(results)
     if usage:
-        out.append("<h2>Time and memory per test process</h2><table><tr><th>questions</th><th>wall time</th><th>peak memory</th></tr>")
+        out.append("<h2>Time and memory per test process</h2><table><tr><th>questions</th><th>wall time</th><th>peak memory (with the submission's worker)</th></tr>")
         for line in usage[5:]:
             cells = [c.strip() for c in line.strip("|").split("|")]
             out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")

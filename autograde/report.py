@@ -87,7 +87,7 @@ def usage_table(results):
             processes.setdefault((r.question.group or r.question.id), []).append(r)
     if not processes:
         return []
-    lines = ["", "## Time and memory per test process", "", "| questions | wall time | peak memory |", "|---|--:|--:|"]
+    lines = ["", "## Time and memory per test process", "", "| questions | wall time | peak memory (with the submission's worker) |", "|---|--:|--:|"]
     for members in sorted(processes.values(), key=lambda m: -m[0].elapsed):
         peak = f"{members[0].peak_rss / 2**20:.0f} MB" if members[0].peak_rss else "—"
         lines.append(f"| {', '.join(r.question.id for r in members)} | {members[0].elapsed:.1f} s | {peak} |")

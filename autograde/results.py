@@ -13,7 +13,7 @@ class QuestionResult:
     reason: str                      # one line for the table
     outcomes: tuple = ()             # TestOutcome per rubric test, in rubric order
     elapsed: float = 0.0             # seconds its process ran (shared by a rubric group's questions)
-    peak_rss: int | None = None      # bytes: that process's largest resident set
+    peak_rss: int | None = None      # bytes: the most that process and its children held at once
 
     @property
     def max_score(self):
@@ -28,6 +28,11 @@ class QuestionResult:
     def findings(self):
         """The submission's numbers its checks reported, one line each, in test order."""
         return tuple(line for o in self.outcomes for line in o.findings)
+
+    @property
+    def metrics(self):
+        """{name: value}: the leaderboard numbers its checks reported (the last value of each name)."""
+        return {name: value for o in self.outcomes for name, value in o.metrics}
 
     def details(self):
         """Multi-line text: one line per test with its points, then each failure's message."""
@@ -73,8 +78,19 @@ class GradingResults:
         return (text + f" The handout states {self.rubric.stated_total:g} points in total; "
                 f"its questions add up to {self.rubric.listed_total:g}.")
 
-    def to_gradescope(self):
-        """The Gradescope results.json dict: one test entry per automatically graded question."""
+    def leaderboard(self):
+        """Gradescope leaderboard entries: for each graded question with a `leaderboard` column in
+        the rubric, 100 x the mean of its metrics (0 when its checks reported none)."""
+        entries = []
+        for r in self.questions:
+            if r.question.leaderboard and r.score is not None:
+                values = list(r.metrics.values())
+                entries.append({"name": r.question.leaderboard, "value": round(100 * sum(values) / len(values), 2) if values else 0.0})
+        return entries
+
+    def to_gradescope(self, leaderboard=False):
+        """The Gradescope results.json dict: one test entry per automatically graded question, and
+        with leaderboard=True the leaderboard entries."""
         tests = [{
             "name": f"Q{r.question.id} {r.question.title}",
             "number": r.question.id,
@@ -86,8 +102,11 @@ class GradingResults:
         } for r in self.questions if r.score is not None]
         findings = [f"Q{r.question.id}: {line}" for r in self.questions for line in r.findings]
         output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary(), *findings])
-        return {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
-                "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+        results = {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
+                   "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+        if leaderboard and self.leaderboard():
+            results["leaderboard"] = self.leaderboard()
+        return results
 
 
 def failed_everything(submission, rubric, notice, seed=0, only=None):

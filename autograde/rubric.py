@@ -26,6 +26,7 @@ class Question:
     timeout: float = 60.0
     visibility: str = "visible"
     group: str | None = None                      # questions of one group run in one child process
+    leaderboard: str | None = None                # results.json leaderboard column: the mean of its tests' metrics
 
     @property
     def graded(self):
@@ -103,7 +104,8 @@ def _question(path, index, entry, defaults):
             evidence=tuple(entry.get("evidence", ())), pending=bool(entry.get("pending", False)),
             timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
             visibility=entry.get("visibility", defaults.get("visibility", "visible")),
-            group=str(entry["group"]) if "group" in entry else None)
+            group=str(entry["group"]) if "group" in entry else None,
+            leaderboard=str(entry["leaderboard"]) if "leaderboard" in entry else None)
     except KeyError as exc:
         raise RubricError(f"{where}: missing key {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:

@@ -6,6 +6,7 @@ the report log the child writes is the grader's. This module, in the parent, sco
 alone, validating each line, and reads back figures as bounded, well-formed PNGs.
 """
 import json
+import math
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 from autograde import SPEC_DIR
 
 OUTPUT_TAIL_BYTES = 4000
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 MAX_LOG_LINE = 1_000_000
 MESSAGE_LINES = 8
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -51,6 +53,7 @@ class TestOutcome:
     data: str = ""       # the data set the test used, when it says
     figures: tuple = ()  # Figure objects the test handed to the report
     findings: tuple = ()  # lines of text (the submission's numbers) for the report
+    metrics: tuple = ()   # (name, value) numbers for a leaderboard
 
 
 @dataclass
@@ -63,7 +66,7 @@ class QuestionRun:
     elapsed: float = 0.0
     output_tail: str = ""
     questions: tuple = ()   # the ids of the questions this run covered (several for a rubric group)
-    peak_rss: int | None = None   # bytes: the largest resident set of the child or any process it waited for
+    peak_rss: int | None = None   # bytes: the most its process tree (tests, the submission's worker) held at once
 
     @property
     def runner_failed(self):
@@ -138,20 +141,44 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandb
 def _wait(child, timeout, poll=0.05):
     """Wait for the child at most timeout seconds, reaping it with wait4 for its resource usage.
 
-    Returns: (timed_out, peak resident set in bytes, or None when it was not reaped here).
+    Returns: (timed_out, peak memory in bytes or None). The peak is the larger of wait4's (the
+    largest single process) and the largest sum of resident sets over the child's whole process
+    tree, sampled at each poll: the test process and the submission's worker run side by side,
+    and a container's memory limit counts them together.
     """
     deadline = time.monotonic() + timeout
+    tree_peak = 0
     while True:
         try:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
         except ChildProcessError:  # already reaped: nothing else waits on our children, but be safe
-            return False, None
+            return False, tree_peak or None
         if pid:
             child.returncode = os.waitstatus_to_exitcode(status)
-            return False, usage.ru_maxrss * 1024  # Linux reports kilobytes
+            return False, max(usage.ru_maxrss * 1024, tree_peak)  # Linux reports kilobytes
         if time.monotonic() >= deadline:
-            return True, None
+            return True, tree_peak or None
+        tree_peak = max(tree_peak, tree_rss(child.pid))
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+
+
+def tree_rss(pid):
+    """Bytes resident in pid and all its descendants now (0 where /proc cannot tell)."""
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE_BYTES
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def kill_all_children():
@@ -226,9 +253,11 @@ def _outcomes(reports, submission, rootdir, figures_dir=None):
             continue  # set up but never finished: the caller knows why the process stopped
         findings = tuple(_printable(str(v)[:MAX_FINDING_CHARS]) for k, v in pairs if k == "finding")[:MAX_FINDINGS]
         figures = _figures([v for k, v in pairs if k == "figure"], figures_dir)
+        metrics = tuple((m[0][:80], float(m[1])) for k, m in pairs if k == "metric" and isinstance(m, list) and len(m) == 2
+                        and isinstance(m[0], str) and isinstance(m[1], (int, float)) and math.isfinite(m[1]))[:MAX_FINDINGS]
         outcomes[name] = TestOutcome(name, not bad, _printable(_message(bad[0], submission, rootdir)) if bad else "",
                                      _printable(str(props.get("title", ""))[:200]), any(r["outcome"] == "skipped" for r in bad),
-                                     _printable(str(props.get("data", ""))[:300]), figures, findings)
+                                     _printable(str(props.get("data", ""))[:300]), figures, findings, metrics)
     return outcomes
 
 
@@ -294,7 +323,7 @@ def _message(report, submission=None, rootdir=None):
         text = str(longrepr[2])
     else:
         text = str(longrepr or "")
-    for prefix in ("Failed: ", "AssertionError: ", "Skipped: "):
+    for prefix in ("Failed: ", "AssertionError: ", "Skipped: ", "SubmissionProcessDied: "):
         if text.startswith(prefix):
             text = text[len(prefix):]
     lines = []

@@ -178,3 +178,12 @@ def show_finding(request):
     def show(text):
         request.node.user_properties.append(("finding", str(text)))
     return show
+
+
+@pytest.fixture
+def show_metric(request):
+    """show_metric(name, value): a number for the optional leaderboard (e.g. one page's character
+    accuracy, 0-1). A rubric question with `leaderboard = "..."` shows the mean of its metrics."""
+    def show(name, value):
+        request.node.user_properties.append(("metric", [str(name), float(value)]))
+    return show

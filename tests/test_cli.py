@@ -38,7 +38,7 @@ class ReferenceRun(NamedTuple):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference")
-    proc = autograde("--results", out / "results.json", "--report", out / "report.md")
+    proc = autograde("--results", out / "results.json", "--report", out / "report.md", "--leaderboard")
     return ReferenceRun(proc, json.loads((out / "results.json").read_text()), (out / "report.md").read_text(), out)
 
 
@@ -56,6 +56,13 @@ def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_questio
     assert [t["number"] for t in results["tests"]] == [q.id for q in rubric.questions if q.graded]
     assert all(t["score"] == t["max_score"] for t in results["tests"])
     assert results["score"] == 61 and isinstance(results["execution_time"], float)
+
+
+def test_leaderboard_is_the_mean_character_accuracy_of_the_four_pages(reference_run):
+    pages = [float(p) for p in re.findall(r"\.jpg: characters ([0-9.]+)% \(bar", reference_run.report)]
+    assert len(pages) == 4
+    (entry,) = reference_run.results["leaderboard"]
+    assert entry["name"] == "Text accuracy (%)" and entry["value"] == pytest.approx(sum(pages) / 4, abs=0.06)
 
 
 def test_report_lists_the_questions_left_for_a_person(reference_run, rubric):

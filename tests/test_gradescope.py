@@ -18,7 +18,7 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
     rubric = tmp_path / "rubric.toml"
     text = (PROJECT_DIR / "autograde" / "rubric.toml").read_text()
     rubric.write_text(text.replace('id = "5.1.1"\n', 'id = "5.1.1"\nvisibility = "hidden"\n', 1))
-    assert main(["gradescope", str(tmp_path / "autograder.zip"), "--rubric", str(rubric)]) == 0
+    assert main(["gradescope", str(tmp_path / "autograder.zip"), "--rubric", str(rubric), "--leaderboard"]) == 0
 
     root = tmp_path / "autograder"
     with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
@@ -29,6 +29,8 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
         assert not any("__pycache__" in n or n.startswith("suite/fixtures/submissions") for n in names)
         assert all(archive.getinfo(n).external_attr >> 16 & 0o111 for n in ("setup.sh", "run_autograder"))
         archive.extractall(root / "source")
+        assert "apt-get install -y -qq bubblewrap" in archive.read("setup.sh").decode()
+    assert "--report \"$ROOT/results/report.md\" --leaderboard ${HW5_AUTOGRADE_ARGS:-}" in (root / "source" / "run_autograder").read_text()
     assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
     known_wrong.build("q5_loss_mean", root / "submission")
 
@@ -48,6 +50,8 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
     assert tests["5.1.1"]["score"] == 4.0 and tests["2.2.2"]["score"] == tests["2.2.2"]["max_score"]
     assert "used nist36-lite" in results["output"] and str(root / "source" / "data" / "cache") in results["output"]
     assert (root / "results" / "report.md").is_file() and "GRADER ERROR" not in results["output"]
+    assert (root / "results" / "report.html").is_file()
+    assert "leaderboard" not in results  # its one column is Q4.4's, which this run did not grade
 
 
 def test_a_malformed_rubric_builds_no_zip(tmp_path, capsys):
