@@ -43,7 +43,7 @@ def _points(value):
 
 def html_report(results, title="HW5 grading report"):
     """The whole page as a string (UTF-8 HTML5 with everything inline)."""
-    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+    out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">",
            f"<title>{_e(title)}: {_e(results.submission)}</title><style>{STYLE}</style></head><body>",
            f"<h1>{_e(title)}</h1><p>Submission: <code>{_e(results.submission)}</code> · seed {results.seed} · "

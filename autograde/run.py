@@ -22,6 +22,7 @@ from autograde import SPEC_DIR
 
 OUTPUT_TAIL_BYTES = 4000
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+MEMORY_SAMPLE_SECONDS = 0.2
 MAX_LOG_LINE = 1_000_000
 MESSAGE_LINES = 8
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -142,12 +143,12 @@ def _wait(child, timeout, poll=0.05):
     """Wait for the child at most timeout seconds, reaping it with wait4 for its resource usage.
 
     Returns: (timed_out, peak memory in bytes or None). The peak is the larger of wait4's (the
-    largest single process) and the largest sum of resident sets over the child's whole process
-    tree, sampled at each poll: the test process and the submission's worker run side by side,
-    and a container's memory limit counts them together.
+    largest single process's resident set) and the largest sum of memory over the child's whole
+    process tree (proportional set sizes), sampled at each poll: the test process and the
+    submission's worker run side by side, and a container's memory limit counts them together.
     """
     deadline = time.monotonic() + timeout
-    tree_peak = 0
+    tree_peak, sampled = 0, 0.0
     while True:
         try:
             pid, status, usage = os.wait4(child.pid, os.WNOHANG)
@@ -158,12 +159,27 @@ def _wait(child, timeout, poll=0.05):
             return False, max(usage.ru_maxrss * 1024, tree_peak)  # Linux reports kilobytes
         if time.monotonic() >= deadline:
             return True, tree_peak or None
-        tree_peak = max(tree_peak, tree_rss(child.pid))
+        if time.monotonic() - sampled >= MEMORY_SAMPLE_SECONDS:  # reading smaps costs: not every poll
+            tree_peak, sampled = max(tree_peak, tree_rss(child.pid)), time.monotonic()
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 
 
+def _memory_of(pid):
+    """Bytes of memory pid holds: its proportional set size (a library page that two processes
+    share counts half in each, so a tree's sum is what it really holds), else its resident set."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE_BYTES
+
+
 def tree_rss(pid):
-    """Bytes resident in pid and all its descendants now (0 where /proc cannot tell)."""
+    """Bytes of memory pid and all its descendants hold now (0 where /proc cannot tell)."""
     total, todo, seen = 0, [pid], set()
     while todo:
         current = todo.pop()
@@ -171,8 +187,7 @@ def tree_rss(pid):
             continue
         seen.add(current)
         try:
-            with open(f"/proc/{current}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE_BYTES
+            total += _memory_of(current)
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as f:
                     todo.extend(int(c) for c in f.read().split())

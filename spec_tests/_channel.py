@@ -38,10 +38,10 @@ class _PlainData(pickle.Unpickler):
         raise UnreadableAnswer(f"an object of type {module}.{name}")
 
 
-def read_untrusted(data):
-    """Unpickle bytes from the submission's process, building plain data only."""
+def read_untrusted(data, buffers=()):
+    """Unpickle bytes (and out-of-band buffers) from the submission's process, building plain data only."""
     try:
-        return _PlainData(io.BytesIO(data)).load()
+        return _PlainData(io.BytesIO(data), buffers=buffers).load()
     except UnreadableAnswer:
         raise
     except Exception as exc:  # noqa: BLE001 (any malformed pickle)
@@ -49,38 +49,57 @@ def read_untrusted(data):
 
 
 class Channel:
-    """Send and receive whole messages over two file descriptors (read, write)."""
+    """Send and receive whole messages over two file descriptors (read, write).
+
+    A message is a pickle plus its out-of-band buffers (pickle protocol 5): numpy arrays travel as
+    their own memory, written straight to the pipe and read into their own buffers, so a 100 MB
+    page is never copied into a second 100 MB bytes object on either side.
+    """
 
     def __init__(self, read_fd, write_fd):
         self.read_fd, self.write_fd = read_fd, write_fd
 
-    def send_bytes(self, data):
-        view = memoryview(HEADER.pack(len(data)) + data) if len(data) < 1 << 20 else None
-        if view is None:
-            self._write_all(memoryview(HEADER.pack(len(data))))
-            view = memoryview(data)
-        self._write_all(view)
+    def send(self, obj, dumps):
+        """Pickle obj with dumps (pickle.dumps or cloudpickle.dumps) and send it."""
+        buffers = []
+        data = dumps(obj, protocol=5, buffer_callback=buffers.append)
+        raws = [b.raw() for b in buffers]
+        sizes = [len(data), *(r.nbytes for r in raws)]
+        self._write_all(memoryview(HEADER.pack(len(sizes)) + b"".join(HEADER.pack(n) for n in sizes)))
+        for part in (memoryview(data), *raws):
+            self._write_all(part)
 
     def _write_all(self, view):
+        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
         while view:
             view = view[os.write(self.write_fd, view):]
 
-    def receive_bytes(self, limit=MAX_MESSAGE_BYTES):
-        """The next message's bytes, or None when the other side closed the pipe."""
-        header = self._read_exact(HEADER.size)
-        if header is None:
+    def receive_parts(self, limit=MAX_MESSAGE_BYTES):
+        """(pickle bytes, [out-of-band buffers]) of the next message, or None when the other side
+        closed the pipe. Raises UnreadableAnswer for a message over `limit` bytes in all."""
+        count = self._read_exact(HEADER.size)
+        if count is None:
             return None
-        (size,) = HEADER.unpack(header)
-        if size > limit:
-            raise UnreadableAnswer(f"a message of {size} bytes (more than the {limit} the grader reads)")
-        data = self._read_exact(size)
-        if data is None:
+        (count,) = HEADER.unpack(count)
+        if not 1 <= count <= 100_000:
+            raise UnreadableAnswer(f"a malformed message ({count} parts)")
+        sizes = self._read_exact(HEADER.size * count)
+        if sizes is None:
             return None
-        return data
+        sizes = [HEADER.unpack_from(sizes, i * HEADER.size)[0] for i in range(count)]
+        if sum(sizes) > limit:
+            raise UnreadableAnswer(f"a message of {sum(sizes)} bytes (more than the {limit} the grader reads)")
+        parts = []
+        for size in sizes:
+            part = self._read_exact(size)
+            if part is None:
+                return None
+            parts.append(part)
+        return parts[0], parts[1:]
 
     def receive(self, loads):
-        data = self.receive_bytes()
-        return None if data is None else loads(data)
+        parts = self.receive_parts()
+        return None if parts is None else loads(parts[0], buffers=parts[1])
 
     def _read_exact(self, size):
         buffer = bytearray(size)
@@ -90,4 +109,4 @@ class Channel:
             if n == 0:
                 return None
             got += n
-        return bytes(buffer) if size < 1 << 20 else buffer
+        return buffer

@@ -20,6 +20,7 @@ import skimage  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from spec_tests._pages import PAGES, drawn_page, images_dir, load_page, match_boxes, variant  # noqa: E402
+from spec_tests._submission import BuiltInWorker
 
 question = pytest.mark.question
 BAR, EXACT_BAR = 0.9, 0.99
@@ -119,7 +120,7 @@ def _check_page(q4, name, bar, show_finding, scored_pages):
     __tracebackhide__ = True
     truth = load_page(name)[1]
     if name not in scored_pages:
-        scored_pages[name] = _score(q4, skimage.img_as_float32(load_page(name)[0]), truth, name)
+        scored_pages[name] = _score(q4, BuiltInWorker(skimage.img_as_float32, load_page(name)[0]), truth, name)
     found, recall, precision, pairs = scored_pages[name]
     if bar == BAR:  # one finding per page, not one per tier
         show_finding(f"{name}: {len(found)} boxes for {len(truth)} characters; recall {recall:.1%}, precision {precision:.1%}")
@@ -213,7 +214,7 @@ def test_boxes_drawn_on_the_four_images(q4, submission, tmp_path, show_figure):
     run_q4 = submission.module("run_q4")
     for name in PAGES:
         image, truth, _, _ = load_page(name)
-        found, _, _, pairs = _score(q4, skimage.img_as_float32(image), truth, name)
+        found, _, _, pairs = _score(q4, BuiltInWorker(skimage.img_as_float32, image), truth, name)
         show_figure(run_q4.plot_boxes(image, found.astype(int), tmp_path / f"{name[:-4]}.png"),
                     f"Q4.3 {name}: the submission's boxes (its plot_boxes)")
         show_figure(_grader_overlay(image, found, truth, pairs, tmp_path / f"{name[:-4]}-check.png"),

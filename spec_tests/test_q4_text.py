@@ -33,6 +33,7 @@ from spec_tests._pages import (
     word_errors,
 )
 from spec_tests._reference import EPOCHS, reference_reading
+from spec_tests._submission import BuiltInWorker
 from spec_tests.plugin import PNG_MAGIC
 
 question = pytest.mark.question
@@ -94,9 +95,8 @@ def boxes_read_by_the_reference(submission, pages, reference):
     found, why = {}, {}
     for name, (image, *_) in pages.items():
         try:
-            boxes, bw = submission.module("q4").findLetters(skimage.img_as_float32(image))
-            bw = np.asarray(bw, dtype=np.float32)  # kept as bytes: four pages of floats are 200 MB
-            found[name] = (np.round(np.clip(bw, 0, 1) * 255).astype(np.uint8), np.asarray(boxes).reshape(-1, 4))
+            boxes, bw = submission.module("q4").findLetters(BuiltInWorker(skimage.img_as_float32, image))
+            found[name] = (_as_bytes(bw), np.asarray(boxes).reshape(-1, 4))
             del bw
         except BaseException as exc:  # the submission's failure is reported by the scored tests
             if isinstance(exc, KeyboardInterrupt):
@@ -108,6 +108,17 @@ def boxes_read_by_the_reference(submission, pages, reference):
         texts = {}
         why.update({name: f"the reference could not read its boxes ({str(exc).splitlines()[-1][:150]})" for name in found})
     return texts, why
+
+
+def _as_bytes(bw):
+    """A bw page in [0, 1] as uint8 0-255, converted in place where it can be: four pages of
+    float64 are 400 MB, and Q4.4 must fit a 768 MB container with the submission's worker."""
+    bw = np.asarray(bw)
+    if bw.dtype != np.float64 or not bw.flags.writeable:
+        bw = bw.astype(np.float32)
+    np.clip(bw, 0, 1, out=bw)
+    bw *= 255
+    return np.round(bw, out=bw).astype(np.uint8)
 
 
 def _show_if_drawn(draw, caption, show_figure, show_finding):
@@ -196,7 +207,7 @@ def _check_page(name, run_q4, pages, own_network, boxes_read_by_the_reference, s
     __tracebackhide__ = True
     image, _, _, truth = pages[name]
     show_metric(name, 0.0)  # replaced below when read_text returns text: a crash scores 0 on the leaderboard
-    text = run_q4.read_text(skimage.img_as_float32(image), own_network)
+    text = run_q4.read_text(BuiltInWorker(skimage.img_as_float32, image), own_network)
     if not isinstance(text, list) or not all(isinstance(line, str) for line in text):
         pytest.fail(f"read_text({name}) returned {type(text).__name__}; expected a list of strings, one per line",
                     pytrace=False)
