@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde import SPEC_DIR
+from spec_tests._sandbox import remove_worker_cgroups
 
 OUTPUT_TAIL_BYTES = 4000
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -128,6 +129,7 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandb
                 timed_out, peak_rss = _wait(child, timeout)
             finally:
                 _kill_group(child)
+                remove_worker_cgroups(child.pid)
                 with _live_lock:
                     _live_children.discard(child)
         run = QuestionRun(returncode=child.returncode, timed_out=timed_out, elapsed=time.monotonic() - start,

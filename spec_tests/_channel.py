@@ -1,28 +1,50 @@
 """Length-prefixed messages over a pair of pipes, and the restricted reader for the submission's side.
 
 The grader reads what the submission's process sends with `read_untrusted`, an Unpickler that
-builds only plain data: numbers, strings, containers, numpy arrays and scalars, paths. Anything
-else (a class of the submission's, a function, os.system) is refused before it is built.
+builds only plain data: numbers, strings, containers, numpy arrays and scalars, paths (as pure
+paths). Anything else (a class of the submission's, a function, os.system, even numpy.ndarray
+called as a constructor) is refused before it is built, and the result's size is checked after.
 """
+import collections
 import io
 import os
+import pathlib
 import pickle
 import struct
+
+import numpy as np
 
 HEADER = struct.Struct("<Q")
 MAX_MESSAGE_BYTES = 512 << 20  # the largest answer the grader reads (a page's float64 bw is about 100 MB)
 
+MAX_ANSWER_BYTES = 1 << 30    # the most data one answer may hold once unpickled (arrays' logical size)
+MAX_ANSWER_ITEMS = 5_000_000   # containers' items, all levels together
+MAX_ANSWER_DEPTH = 100
+
+
+class _NdarrayToken:
+    """What `numpy.ndarray` unpickles to: usable only as _reconstruct's first argument, never called
+    (ndarray(shape, dtype, buffer, offset, strides) would build a huge array from a few bytes)."""
+
+
+def _reconstruct(subtype, shape, dtype):
+    if subtype is not _NdarrayToken:
+        raise UnreadableAnswer("an array of a type other than numpy.ndarray")
+    return np.ndarray.__new__(np.ndarray, (0,), dtype)  # numpy's _reconstruct does this; __setstate__ checks sizes
+
+
 SAFE_GLOBALS = {
-    ("builtins", n) for n in ("complex", "set", "frozenset", "slice", "range", "bytearray", "list", "dict", "tuple",
-                              "int", "float", "str", "bytes", "bool", "object")
-} | {
-    (m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray") for n in ("_reconstruct", "scalar")
-} | {
-    (m, "_frombuffer") for m in ("numpy.core.numeric", "numpy._core.numeric")
-} | {
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"),
-    ("pathlib", "PosixPath"), ("pathlib", "Path"), ("pathlib", "PurePosixPath"), ("copyreg", "_reconstructor"),
+    ("builtins", "complex"): complex, ("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
+    ("numpy", "ndarray"): _NdarrayToken, ("numpy", "dtype"): np.dtype,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("pathlib", "PosixPath"): pathlib.PurePosixPath, ("pathlib", "Path"): pathlib.PurePosixPath,
+    ("pathlib", "PurePosixPath"): pathlib.PurePosixPath,
 }
+for _m in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    SAFE_GLOBALS[(_m, "_reconstruct")] = _reconstruct
+    SAFE_GLOBALS[(_m, "scalar")] = "numpy-scalar"
+for _m in ("numpy.core.numeric", "numpy._core.numeric"):
+    SAFE_GLOBALS[(_m, "_frombuffer")] = "numpy-frombuffer"   # frombuffer + reshape: sizes are checked
 
 
 class UnreadableAnswer(Exception):
@@ -31,21 +53,49 @@ class UnreadableAnswer(Exception):
 
 class _PlainData(pickle.Unpickler):
     def find_class(self, module, name):
-        if (module, name) in SAFE_GLOBALS:
+        found = SAFE_GLOBALS.get((module, name))
+        if isinstance(found, str):    # numpy's own helpers, which check what they build
             return super().find_class(module, name)
-        if module.startswith(("numpy.dtypes", "numpy._core.dtypes")) and name.endswith("DType"):
-            return super().find_class(module, name)   # numpy 2 pickles some dtypes by their class
+        if found is not None:
+            return found
         raise UnreadableAnswer(f"an object of type {module}.{name}")
 
 
 def read_untrusted(data, buffers=()):
     """Unpickle bytes (and out-of-band buffers) from the submission's process, building plain data only."""
     try:
-        return _PlainData(io.BytesIO(data), buffers=buffers).load()
+        answer = _PlainData(io.BytesIO(data), buffers=buffers).load()
     except UnreadableAnswer:
         raise
     except Exception as exc:  # noqa: BLE001 (any malformed pickle)
         raise UnreadableAnswer(f"malformed data ({type(exc).__name__}: {str(exc)[:200]})") from None
+    _check_size(answer)
+    return answer
+
+
+def _check_size(answer):
+    """Refuse an answer bigger than the grader will handle: MAX_ANSWER_BYTES of arrays and
+    strings, MAX_ANSWER_ITEMS container items, MAX_ANSWER_DEPTH levels of nesting."""
+    size = items = 0
+    todo = [(answer, 0)]
+    while todo:
+        value, depth = todo.pop()
+        if depth > MAX_ANSWER_DEPTH:
+            raise UnreadableAnswer(f"data nested more than {MAX_ANSWER_DEPTH} levels deep")
+        if isinstance(value, np.ndarray):
+            size += value.nbytes
+            if value.dtype == object:
+                todo.extend((v, depth + 1) for v in value.flat)
+        elif isinstance(value, (str, bytes, bytearray)):
+            size += len(value)
+        elif isinstance(value, dict):
+            items += len(value)
+            todo.extend((v, depth + 1) for pair in value.items() for v in pair)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            items += len(value)
+            todo.extend((v, depth + 1) for v in value)
+        if size > MAX_ANSWER_BYTES or items > MAX_ANSWER_ITEMS:
+            raise UnreadableAnswer(f"more data than the grader reads ({MAX_ANSWER_BYTES >> 20} MB, {MAX_ANSWER_ITEMS} items)")
 
 
 class Channel:

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +36,8 @@ SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so
                 "/etc/fonts", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _cgroups = itertools.count()
+CGROUP_PREFIX = "hw5-worker-"
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded now: dlopen between fork and exec can deadlock
 
 
 class SandboxUnavailable(RuntimeError):
@@ -43,16 +46,21 @@ class SandboxUnavailable(RuntimeError):
 
 @functools.cache
 def bwrap_problem():
-    """None when bubblewrap runs here, else why not (one line)."""
+    """None when the worker's real bubblewrap command line starts Python here, else why not."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
-    try:
-        done = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap could not start: {exc}"
-    return None if done.returncode == 0 else f"bwrap cannot create namespaces here: {done.stderr.strip()[:200]}"
+    with tempfile.TemporaryDirectory(prefix="hw5-sandbox-probe-") as tmp:
+        folder = Path(tmp).resolve()
+        command = _bwrap_command(folder, folder, _worker_env(folder))
+        try:
+            done = subprocess.run([*command, sys.executable, "-c", "import numpy, spec_tests._worker"],
+                                  capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bwrap could not start: {exc}"
+    if done.returncode != 0:
+        return f"bwrap cannot run the worker here: {done.stderr.strip()[-300:]}"
+    return None
 
 
 def sandbox_mode():
@@ -76,17 +84,26 @@ def start_worker(submission, writable, output):
     Returns: (Popen, (read fd, write fd) of the grader's ends of the pipes, cleanup callable).
     """
     submission, writable = Path(submission).resolve(), Path(writable).resolve()
-    to_worker_r, to_worker_w = os.pipe()
-    from_worker_r, from_worker_w = os.pipe()
-    python = [sys.executable, "-m", "spec_tests._worker", str(to_worker_r), str(from_worker_w), str(submission)]
     env = _worker_env(writable)
     mode = sandbox_mode()
+    python = [sys.executable, "-m", "spec_tests._worker"]
     command = python if mode == "none" else _bwrap_command(submission, writable, env) + python
-    cgroup = _pids_cgroup() if os.geteuid() == 0 else None
+    root = os.geteuid() == 0
+    cgroup = _pids_cgroup() if root else None
+    # Counted here, not in the child: between fork and exec only async-signal-safe work is safe.
+    processes = None if root else _tasks_of_this_user() + MAX_PROCESSES
+    to_worker_r, to_worker_w = os.pipe()
+    from_worker_r, from_worker_w = os.pipe()
     try:
-        process = subprocess.Popen(command, cwd=writable, env=env, stdin=subprocess.DEVNULL, stdout=output,
-                                   stderr=subprocess.STDOUT, pass_fds=(to_worker_r, from_worker_w),
-                                   preexec_fn=functools.partial(_limit_child, cgroup))
+        process = subprocess.Popen([*command, str(to_worker_r), str(from_worker_w), str(submission)], cwd=writable,
+                                   env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                   pass_fds=(to_worker_r, from_worker_w),
+                                   preexec_fn=functools.partial(_limit_child, cgroup, processes))
+    except BaseException:
+        for fd in (to_worker_w, from_worker_r):
+            os.close(fd)
+        _remove_cgroup(cgroup)
+        raise
     finally:
         os.close(to_worker_r)
         os.close(from_worker_w)
@@ -105,11 +122,13 @@ def _worker_env(writable):
 def _bwrap_command(submission, writable, env):
     python_dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent),
                    *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))}
-    command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    # --as-pid-1: when the worker ends, the kernel ends everything it left behind in its namespace,
+    # so a forked child cannot keep the pipe open (bwrap's own pid 1 would wait for it).
+    command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--as-pid-1"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # first: later binds may lie under /tmp
     for path in (*SYSTEM_PATHS, *sorted(python_dirs)):
         command += ["--ro-bind-try", path, path]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--ro-bind", str(PACKAGE_DIR), str(PACKAGE_DIR),
+    command += ["--ro-bind", str(PACKAGE_DIR), str(PACKAGE_DIR),
                 "--ro-bind", str(submission), str(submission),
                 "--bind", str(writable), str(writable), "--chdir", str(writable), "--clearenv"]
     for name, value in env.items():
@@ -117,7 +136,7 @@ def _bwrap_command(submission, writable, env):
     return command
 
 
-def _limit_child(cgroup):
+def _limit_child(cgroup, processes):
     """In the child before exec: rlimits, die with the test process, join the pids cgroup."""
     memory = int(os.environ.get(MEMORY_VARIABLE) or DEFAULT_MEMORY_MB) << 20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -126,33 +145,37 @@ def _limit_child(cgroup):
     if os.environ.get(CPU_VARIABLE):
         seconds = int(float(os.environ[CPU_VARIABLE]))
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
-    if os.geteuid() != 0:
-        processes = _processes_of_this_user() + MAX_PROCESSES
+    if processes is not None:
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    elif cgroup is not None:
-        (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+    if cgroup is not None:
+        os.write(os.open(cgroup / "cgroup.procs", os.O_WRONLY), str(os.getpid()).encode())
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the file-size cap fails instead of killing
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _processes_of_this_user():
-    uid = os.getuid()
-    count = 0
+def _tasks_of_this_user():
+    """Threads of this uid now: RLIMIT_NPROC counts threads, not processes."""
+    uid, count = os.getuid(), 0
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                count += entry.stat().st_uid == uid
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
             except OSError:
                 pass
     return count
 
 
 def _pids_cgroup():
-    """A fresh pids cgroup capped at MAX_PROCESSES (root only: RLIMIT_NPROC does not bind root), or None."""
-    for root in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-        if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
+    """A fresh pids cgroup capped at MAX_PROCESSES, inside this process's own pids cgroup (so the
+    worker stays under the limits the grader runs under), or None (root only: RLIMIT_NPROC does
+    not bind root)."""
+    for controller, root in (("pids", Path("/sys/fs/cgroup/pids")), ("", Path("/sys/fs/cgroup"))):
+        own = _own_cgroup(controller)
+        parent = root / own.lstrip("/") if own is not None else None
+        if parent is None or not (parent / "cgroup.procs").exists() or not os.access(parent, os.W_OK):
             continue
-        group = root / f"hw5-worker-{os.getpid()}-{next(_cgroups)}"
+        group = parent / f"{CGROUP_PREFIX}{os.getpid()}-{next(_cgroups)}"
         try:
             group.mkdir()
             (group / "pids.max").write_text(str(MAX_PROCESSES))
@@ -160,6 +183,28 @@ def _pids_cgroup():
         except OSError:
             _remove_cgroup(group)
     return None
+
+
+def _own_cgroup(controller):
+    """This process's cgroup path for a v1 controller ('pids'), or in the v2 hierarchy (''), or None."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if (controller and controller in controllers.split(",")) or (not controller and controllers == ""):
+                return path
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def remove_worker_cgroups(pid):
+    """Remove the pids cgroups the test process `pid` made, killing what is left in them: a test
+    process killed at its time limit cannot clean up after itself (autograde calls this)."""
+    for controller, root in (("pids", Path("/sys/fs/cgroup/pids")), ("", Path("/sys/fs/cgroup"))):
+        own = _own_cgroup(controller)
+        if own is not None:
+            for group in (root / own.lstrip("/")).glob(f"{CGROUP_PREFIX}{pid}-*"):
+                _remove_cgroup(group)
 
 
 def _remove_cgroup(group):

@@ -15,6 +15,7 @@ import builtins
 import collections
 import os
 import signal
+import stat
 import subprocess
 import threading
 import warnings
@@ -46,6 +47,8 @@ CONTRACT = {
     "run_q4": ("group_lines", "lines_text", "to_nist_rows", "read_text", "plot_boxes", "plot_crops"),
 }
 OUTPUT_TAIL_CHARS = 600
+MAX_FILE_READ = 20 << 20        # the largest figure the tests read back
+MAX_ERROR_CHARS = 2000
 SIGNAL_MEANING = {signal.SIGKILL: "killed (its memory or process limit, or the grader's time limit)",
                   signal.SIGXCPU: "stopped at its CPU-time limit", signal.SIGSEGV: "crashed (segmentation fault)",
                   signal.SIGABRT: "aborted"}
@@ -323,6 +326,24 @@ class _Patch:
         return False
 
 
+def read_file_under(path, root, max_bytes=MAX_FILE_READ):
+    """The bytes of a regular file at `path` (a path the submission gave or wrote), read only if
+    what actually opens is a regular file inside `root`: a symlink or a renamed folder that points
+    elsewhere, a FIFO or a device is refused (OSError), so the tests' process never reads or waits
+    on anything the submission aims it at. Reads at most max_bytes (ValueError beyond)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        where = Path(os.readlink(f"/proc/self/fd/{fd}"))  # what was opened, after every link
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or not where.is_relative_to(Path(root).resolve()):
+            raise OSError(f"{path} is not a file in the folder the grader gave")
+        if os.fstat(fd).st_size > max_bytes:
+            raise ValueError(f"{path} is larger than {max_bytes >> 20} MB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(max_bytes + 1)[:max_bytes]
+    finally:
+        os.close(fd)
+
+
 def _reason(exc):
     return str(exc) if isinstance(exc, SubmissionProcessDied) else f"{type(exc).__name__}: {exc}"
 
@@ -331,7 +352,8 @@ def _as_exception(answer):
     """The exception to raise here for one the submission raised there: the nearest builtin type,
     named as the original; a message that says where (file:line) in the submission."""
     try:
-        name, bases, message, where = (str(answer[0]), [str(b) for b in answer[1]], str(answer[2]), str(answer[3]))
+        name, bases, message, where = (str(answer[0])[:100], [str(b)[:100] for b in answer[1][:20]],
+                                       str(answer[2])[:MAX_ERROR_CHARS], str(answer[3])[:200])
     except (TypeError, IndexError, KeyError):
         return RuntimeError("the submission's process sent a malformed error report")
     text = f"{message} (raised at {where})" if where else message

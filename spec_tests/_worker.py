@@ -124,7 +124,11 @@ def main(read_fd, write_fd, directory):
     channel = Channel(read_fd, write_fd)
     worker = _Worker(directory)
     while True:
-        request = channel.receive(cloudpickle.loads)
+        try:
+            request = channel.receive(cloudpickle.loads)
+        except BaseException as exc:  # noqa: BLE001 (e.g. MemoryError building an argument): answer it
+            channel.send(("raised", _describe(exc, worker)), pickle.dumps)
+            continue
         if request is None:
             return  # the grader closed the pipe: done
         try:

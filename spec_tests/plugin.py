@@ -5,7 +5,7 @@ environment where this project is installed knows the options below.
 """
 import itertools
 import re
-import shutil
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from spec_tests import _sandbox
-from spec_tests._submission import Submission
+from spec_tests._submission import Submission, read_file_under
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "solution"
 SUBMISSION_HELP = "directory holding the submission's modules (default: the bundled reference solution)"
@@ -88,7 +88,9 @@ def submission(pytestconfig, tmp_path_factory):
         _sandbox.sandbox_mode()
     except _sandbox.SandboxUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
-    submission = Submission(directory, tmp_path_factory.getbasetemp())
+    # The worker may write only here: the tests' own tmp_path folders (the grader's figures) are not
+    # even visible to it, and what it writes is read back through read_file_under.
+    submission = Submission(directory, tmp_path_factory.getbasetemp() / "submission-files")
     yield submission
     submission.close()
 
@@ -146,7 +148,7 @@ def _seed_global_numpy(test_seed, submission):
 
 
 @pytest.fixture
-def show_figure(request):
+def show_figure(request, tmp_path_factory):
     """show_figure(path, caption): fail unless the submission wrote a PNG file at path; then hand it
     to the report (copied into --figures-dir under a name the grader picks, listed as a user
     property 'figure' = [file name, caption] for the parent to validate and read back)."""
@@ -157,18 +159,25 @@ def show_figure(request):
         __tracebackhide__ = True
         try:
             path = Path(path)
-            with open(path, "rb") as f:
-                head = f.read(len(PNG_MAGIC))
-        except (TypeError, OSError) as exc:
+            png = read_file_under(path, tmp_path_factory.getbasetemp())
+        except (TypeError, OSError, ValueError) as exc:
             pytest.fail(f"the figure for '{caption}' was not written where the function says ({path!r}): {exc}", pytrace=False)
-        if head != PNG_MAGIC:
+        if not png.startswith(PNG_MAGIC):
             pytest.fail(f"{path.name} ('{caption}') is not a PNG file", pytrace=False)
         if directory is not None:
             name = f"{re.sub(r'[^A-Za-z0-9_]+', '_', request.node.name)[:80]}-{next(numbers)}.png"
             Path(directory).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, Path(directory) / name)
+            (Path(directory) / name).write_bytes(png)
             request.node.user_properties.append(("figure", [name, caption]))
     return show
+
+
+@pytest.fixture
+def out_dir(submission):
+    """A fresh folder, for this test, that the submission's code may write (its figures): inside
+    the one folder its worker can write, under a name nobody can guess in advance."""
+    submission.workdir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="out-", dir=submission.workdir))
 
 
 @pytest.fixture

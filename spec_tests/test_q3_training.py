@@ -90,10 +90,10 @@ def test_trained_network_reaches_the_validation_bar(trained, record_property):
 
 
 @question("3.1.1")
-def test_plot_curves_writes_two_png_figures(run_q3, trained, tmp_path, show_figure):
+def test_plot_curves_writes_two_png_figures(run_q3, trained, out_dir, show_figure):
     """plot_curves(history, out_dir) writes the accuracy and the loss figure as PNG files"""
     _, history, _ = trained
-    paths = run_q3.plot_curves(history, tmp_path)
+    paths = run_q3.plot_curves(history, out_dir)
     assert len(paths) == 2, f"plot_curves returned {len(paths)} paths; expected (accuracy PNG, loss PNG)"
     for path, caption in zip(paths, ("Q3.1.1 accuracy", "Q3.1.1 loss"), strict=True):
         show_figure(path, caption)
@@ -132,9 +132,9 @@ def test_learning_rate_sweep_trains_the_best_rate_ten_times_it_and_a_tenth(sweep
 
 
 @question("3.1.2")
-def test_plot_learning_rates_writes_two_png_figures(run_q3, sweep, tmp_path, show_figure):
+def test_plot_learning_rates_writes_two_png_figures(run_q3, sweep, out_dir, show_figure):
     """plot_learning_rates(runs, out_dir) writes the accuracy and the loss figure of the three runs as PNG files"""
-    paths = run_q3.plot_learning_rates(sweep, tmp_path)
+    paths = run_q3.plot_learning_rates(sweep, out_dir)
     assert len(paths) == 2, f"plot_learning_rates returned {len(paths)} paths; expected (accuracy PNG, loss PNG)"
     for path, caption in zip(paths, ("Q3.1.2 accuracy at three learning rates", "Q3.1.2 loss at three learning rates"), strict=True):
         show_figure(path, caption)
@@ -154,13 +154,13 @@ def test_accuracy_of_the_best_network_on_the_test_set(run_q3, sweep, nist36, sho
 # --- Q3.1.3 (writeup): first-layer weights -------------------------------------------------------
 
 @question("3.1.3")
-def test_first_layer_weights_figures_after_initialisation_and_training(run_q3, nn, trained, tmp_path, show_figure):
+def test_first_layer_weights_figures_after_initialisation_and_training(run_q3, nn, trained, out_dir, show_figure):
     """plot_first_layer_weights draws the 1024-64 layer's weights as an image grid, after initialisation and after training"""
     params, _, _ = trained
     initial = {}
     nn.initialize_weights(1024, 64, initial, "layer1")
     for W, stage in ((initial["Wlayer1"], "after initialisation"), (params["Wlayer1"], "after training")):
-        path = run_q3.plot_first_layer_weights(W, tmp_path / f"{stage.split()[-1]}.png", stage)
+        path = run_q3.plot_first_layer_weights(W, out_dir / f"{stage.split()[-1]}.png", stage)
         show_figure(path, f"Q3.1.3 first-layer weights {stage}")
 
 
@@ -184,11 +184,11 @@ def test_confusion_matrix_counts_true_class_rows_and_predicted_class_columns(run
 
 
 @question("3.1.4")
-def test_confusion_matrix_figure_and_top_pairs_of_the_trained_network(run_q3, trained, tmp_path, show_figure, show_finding):
+def test_confusion_matrix_figure_and_top_pairs_of_the_trained_network(run_q3, trained, out_dir, show_figure, show_finding):
     """plot_confusion_matrix draws the trained network's validation confusion matrix; its top pairs go to the report"""
     params, _, data = trained
     vx, vy = data.splits["valid"]
     matrix = np.asarray(run_q3.confusion_matrix(params, vx, vy))
-    show_figure(run_q3.plot_confusion_matrix(matrix, tmp_path / "confusion.png"), f"Q3.1.4 confusion matrix on {data.name} validation")
+    show_figure(run_q3.plot_confusion_matrix(matrix, out_dir / "confusion.png"), f"Q3.1.4 confusion matrix on {data.name} validation")
     pairs = run_q3.most_confused_pairs(matrix, k=5)
     show_finding("most confused pairs: " + ", ".join(f"{a}/{b} ({n})" for a, b, n in pairs))

@@ -209,13 +209,13 @@ def test_find_letters_on_darker_and_noisier_photos(q4, show_finding):
 # --- Q4.3 (writeup): the boxes drawn on the four images -------------------------------------------
 
 @question("4.3")
-def test_boxes_drawn_on_the_four_images(q4, submission, tmp_path, show_figure):
+def test_boxes_drawn_on_the_four_images(q4, submission, tmp_path, out_dir, show_figure):
     """plot_boxes draws findLetters' boxes on each page; beside it, the grader's check of every box"""
     run_q4 = submission.module("run_q4")
     for name in PAGES:
         image, truth, _, _ = load_page(name)
         found, _, _, pairs = _score(q4, BuiltInWorker(skimage.img_as_float32, image), truth, name)
-        show_figure(run_q4.plot_boxes(image, found.astype(int), tmp_path / f"{name[:-4]}.png"),
+        show_figure(run_q4.plot_boxes(image, found.astype(int), out_dir / f"{name[:-4]}.png"),
                     f"Q4.3 {name}: the submission's boxes (its plot_boxes)")
         show_figure(_grader_overlay(image, found, truth, pairs, tmp_path / f"{name[:-4]}-check.png"),
                     f"{name}, the grader's check: green = a box matching a character, red = a box matching none, "

@@ -33,7 +33,7 @@ from spec_tests._pages import (
     word_errors,
 )
 from spec_tests._reference import EPOCHS, reference_reading
-from spec_tests._submission import BuiltInWorker
+from spec_tests._submission import BuiltInWorker, read_file_under
 from spec_tests.plugin import PNG_MAGIC
 
 question = pytest.mark.question
@@ -121,11 +121,12 @@ def _as_bytes(bw):
     return np.round(bw, out=bw).astype(np.uint8)
 
 
-def _show_if_drawn(draw, caption, show_figure, show_finding):
-    """A figure for the report that costs no points if it cannot be drawn: say why instead."""
+def _show_if_drawn(draw, folder, caption, show_figure, show_finding):
+    """A figure for the report that costs no points if it cannot be drawn: say why instead.
+    folder: where the submission may write (its file is read only from there)."""
     try:
         path = Path(draw())
-        drawn = path.is_file() and path.read_bytes()[:len(PNG_MAGIC)] == PNG_MAGIC
+        drawn = read_file_under(path, folder).startswith(PNG_MAGIC)
     except Exception as exc:  # noqa: BLE001 (the submission's plotting code: anything may go wrong)
         show_finding(f"{caption}: not drawn ({type(exc).__name__}: {str(exc)[:150]})")
         return
@@ -185,7 +186,7 @@ def test_to_nist_rows_gives_a_white_32x32_row_per_box(run_q4, pages, reference):
 
 @question("4.4")
 def test_reference_network_reads_the_crops_of_the_true_boxes(run_q4, pages, reference, show_figure, show_finding,
-                                                             tmp_path):
+                                                             out_dir, submission):
     """to_nist_rows' crops of the 246 true boxes look like NIST rows: the reference network reads them as well as its own"""
     rows, labels = [], ""
     for name, (_, boxes, chars, _) in pages.items():
@@ -193,7 +194,7 @@ def test_reference_network_reads_the_crops_of_the_true_boxes(run_q4, pages, refe
         labels += chars
     rows = np.concatenate(rows)
     assert rows.shape[1] == 1024, f"to_nist_rows gave rows of {rows.shape[1]} values; expected 1024 (32x32)"
-    _show_if_drawn(lambda: run_q4.plot_crops(rows, tmp_path / "crops.png"),
+    _show_if_drawn(lambda: run_q4.plot_crops(rows, out_dir / "crops.png"), submission.workdir,
                    "Q4.4 the crops of the true boxes as the network sees them (its plot_crops)", show_figure, show_finding)
     predicted = np.array(CLASSES)[two_layer_forward(reference.params, rows)[3].argmax(1)]
     accuracy = float(np.mean(predicted == np.array(list(labels))))

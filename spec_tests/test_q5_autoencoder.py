@@ -234,13 +234,13 @@ def test_training_loss_falls_over_100_epochs(trained, record_property, show_find
 
 
 @question("5.2")
-def test_plot_loss_writes_a_png_figure(run_q5, trained, tmp_path, show_figure):
+def test_plot_loss_writes_a_png_figure(run_q5, trained, out_dir, show_figure):
     """plot_loss(losses, path) draws the training loss curve as a PNG file"""
-    show_figure(run_q5.plot_loss(trained[1], tmp_path / "loss.png"), "Q5.2 training loss over 100 epochs")
+    show_figure(run_q5.plot_loss(trained[1], out_dir / "loss.png"), "Q5.2 training loss over 100 epochs")
 
 
 @question("5.3.1")
-def test_reconstructions_of_two_validation_images_of_five_classes(run_q5, trained, tmp_path, show_figure):
+def test_reconstructions_of_two_validation_images_of_five_classes(run_q5, trained, out_dir, show_figure):
     """example_rows picks 2 validation images of each of 5 classes; plot_reconstructions draws them and the autoencoder's output"""
     params, _, data = trained
     vx, vy = data.splits["valid"]
@@ -249,7 +249,7 @@ def test_reconstructions_of_two_validation_images_of_five_classes(run_q5, traine
     assert rows.shape == (10,) and len(set(classes)) == 5 and np.all(np.bincount(classes) <= 2), \
         f"example_rows gave rows of classes {' '.join(CLASSES[c] for c in sorted(classes))}; expected 2 rows of each of 5 classes"
     reconstructed = autoencoder_reconstruct(params, vx[rows])
-    show_figure(run_q5.plot_reconstructions(vx[rows], reconstructed, tmp_path / "reconstructions.png"),
+    show_figure(run_q5.plot_reconstructions(vx[rows], reconstructed, out_dir / "reconstructions.png"),
                 "Q5.3.1 validation images (top) and the autoencoder's reconstructions")
 
 

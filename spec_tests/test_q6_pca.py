@@ -83,7 +83,7 @@ def test_pca_reconstruct_projects_onto_the_components_and_back(run_q6, fitted, r
 
 
 @question("6.2")
-def test_pca_reconstructions_of_the_same_five_classes(run_q6, submission, fitted, tmp_path, show_figure):
+def test_pca_reconstructions_of_the_same_five_classes(run_q6, submission, fitted, out_dir, show_figure):
     """The Q5.3.1 classes, 2 test images each, and their PCA reconstructions, drawn by plot_reconstructions"""
     mean, P, data = fitted
     run_q5 = submission.module("run_q5")
@@ -91,7 +91,7 @@ def test_pca_reconstructions_of_the_same_five_classes(run_q6, submission, fitted
     rows = np.asarray(run_q5.example_rows(ty))
     assert rows.shape == (10,) and len(set(ty[rows].argmax(1))) == 5, "example_rows must give 2 rows of each of 5 classes"
     reconstructed = np.asarray(run_q6.pca_reconstruct(tx[rows], mean.copy(), P.copy()))
-    show_figure(run_q5.plot_reconstructions(tx[rows], reconstructed, tmp_path / "pca.png"),
+    show_figure(run_q5.plot_reconstructions(tx[rows], reconstructed, out_dir / "pca.png"),
                 "Q6.2 test images (top) and their PCA-32 reconstructions")
 
 
