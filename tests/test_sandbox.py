@@ -1,0 +1,54 @@
+"""The trusted side's defences that do not need a whole grading: reading back what the submission
+wrote, and the restricted reader of its answers."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from spec_tests._channel import UnreadableAnswer, read_untrusted
+from spec_tests._submission import read_file_under
+
+
+def test_a_figure_is_read_only_as_a_regular_file_inside_the_submissions_folder(tmp_path):
+    folder = tmp_path / "submission-files"
+    folder.mkdir()
+    (folder / "ok.png").write_bytes(b"\x89PNG data")
+    (tmp_path / "secret.txt").write_text("the grader's")
+    (folder / "link.png").symlink_to(tmp_path / "secret.txt")
+    (folder / "sub").symlink_to(tmp_path)   # a folder link: the file it reaches lies outside
+    os.mkfifo(folder / "fifo.png")           # would block a plain open() forever
+    assert read_file_under(folder / "ok.png", folder) == b"\x89PNG data"
+    for planted in ("link.png", "sub/secret.txt", "fifo.png"):
+        with pytest.raises(OSError):
+            read_file_under(folder / planted, folder)
+    with pytest.raises(ValueError):
+        read_file_under(folder / "ok.png", folder, max_bytes=4)
+
+
+class _ArrayFromNothing:
+    def __reduce__(self):  # a 8 TB zero-stride array from 8 bytes, if ndarray could be called
+        return np.ndarray, ((10**6, 10**6), np.float64, bytearray(8), 0, (0, 0))
+
+
+class _ShellCommand:
+    def __reduce__(self):
+        return os.system, ("touch /tmp/hw5-test-pwned",)
+
+
+@pytest.mark.parametrize("answer", [_ArrayFromNothing(), _ShellCommand(), [1] * 6_000_000],
+                         ids=["ndarray-constructor", "os.system", "too-many-items"])
+def test_answers_that_are_not_small_plain_data_are_refused(answer):
+    with pytest.raises(UnreadableAnswer):
+        read_untrusted(pickle.dumps(answer, protocol=5))
+
+
+def test_plain_data_comes_back_as_sent():
+    buffers = []
+    sent = {"W": np.arange(6.0).reshape(2, 3), "F": np.asfortranarray(np.ones((3, 2))), "view": np.ones((4, 4))[:, ::2],
+            "x": np.float64(2.5), "history": [0.5, 0.25], "pair": (1, "a"), "objects": np.array([1, "a"], dtype=object)}
+    data = pickle.dumps(sent, protocol=5, buffer_callback=buffers.append)
+    got = read_untrusted(data, [bytearray(b.raw()) for b in buffers])
+    assert got.keys() == sent.keys()
+    for key, value in sent.items():
+        assert np.array_equal(np.asarray(got[key], dtype=object), np.asarray(value, dtype=object))
