@@ -67,9 +67,11 @@ def test_every_evidence_check_is_failed_by_some_known_wrong_submission(rubric):
     assert evidence - failing == set()
 
 
-@pytest.mark.parametrize("seed", range(1, 21))
+@pytest.mark.parametrize("seed", range(1, 11))
 def test_reference_scores_full_marks_on_every_seed(seed, rubric):
-    """The reference gets every automatic point on 20 grading seeds in a row. Q4.2 draws nothing at
+    """The reference gets every automatic point on 10 grading seeds in a row (a regression check: the
+    bars' spreads come from the 20-seed benchmarks named below and in docs/statistics.md, and CI's
+    25 minutes no longer fit 20 here). Q4.2 draws nothing at
     random (fixed pages, variants made with a fixed noise seed): the CLI test grades it once. Q4.4
     (14 s a seed) runs on seeds 1-5 here; its bars come from 20 seeds of benchmarks/q4_threshold.py,
     where each page's lowest score was at least 10 points above its bar. Q5.2 and Q5.3.2 (one
