@@ -9,7 +9,7 @@ import base64
 import html
 import re
 
-from autograde.report import usage_table
+from autograde.report import usage_rows
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
@@ -84,12 +84,10 @@ def html_report(results, title="HW5 grading report"):
             out.append(f"<figure><img alt='{_e(figure.caption)}' src='data:image/png;base64,{data}'>"
                        f"<figcaption>{_e(figure.caption)}</figcaption></figure>")
 
-    usage = usage_table(results)
+    usage = usage_rows(results)
     if usage:
         out.append("<h2>Time and memory per test process</h2><table><tr><th>questions</th><th>wall time</th><th>peak memory (with the submission's worker)</th></tr>")
-        for line in usage[5:]:
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            out.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+        out += ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in usage]
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

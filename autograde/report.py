@@ -78,20 +78,27 @@ def markdown_report(results, figure_links=None):
     return "\n".join(lines + usage_table(results)) + "\n"
 
 
-def usage_table(results):
-    """Markdown lines: each test process's questions, wall time and peak memory (a rubric group's
-    questions share one process), so staff can see what a submission costs to grade."""
+def usage_rows(results):
+    """[(questions, wall time, peak memory)] as text, one per test process (a rubric group's
+    questions share one), longest first: what a submission costs to grade."""
     processes = {}
     for r in results.questions:
         if r.outcomes:
             processes.setdefault((r.question.group or r.question.id), []).append(r)
-    if not processes:
-        return []
-    lines = ["", "## Time and memory per test process", "", "| questions | wall time | peak memory (with the submission's worker) |", "|---|--:|--:|"]
+    rows = []
     for members in sorted(processes.values(), key=lambda m: -m[0].elapsed):
         peak = f"{members[0].peak_rss / 2**20:.0f} MB" if members[0].peak_rss else "—"
-        lines.append(f"| {', '.join(r.question.id for r in members)} | {members[0].elapsed:.1f} s | {peak} |")
-    return lines
+        rows.append((", ".join(r.question.id for r in members), f"{members[0].elapsed:.1f} s", peak))
+    return rows
+
+
+def usage_table(results):
+    """Markdown lines of usage_rows under a heading (none when no process ran)."""
+    rows = usage_rows(results)
+    if not rows:
+        return []
+    return ["", "## Time and memory per test process", "", "| questions | wall time | peak memory (with the submission's worker) |",
+            "|---|--:|--:|", *(f"| {q} | {t} | {m} |" for q, t, m in rows)]
 
 
 def write_report(results, path):

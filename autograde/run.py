@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde import SPEC_DIR
-from spec_tests._sandbox import remove_worker_cgroups
+from spec_tests._sandbox import THREAD_VARIABLES, remove_worker_cgroups
 
 OUTPUT_TAIL_BYTES = 4000
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -30,7 +30,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_FIGURE_BYTES = 3_000_000
 MAX_FIGURE_SIDE = 4000
 MAX_FIGURES, MAX_FINDINGS, MAX_FINDING_CHARS = 8, 12, 300
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 FIGURE_NAME = re.compile(r"[A-Za-z0-9_]{1,80}-[0-9]{1,3}\.png")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # ANSI escapes, bells: never shown raw
 _live_children = set()          # children are session leaders: Ctrl-C does not reach them
@@ -137,7 +136,7 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandb
                           peak_rss=peak_rss)
         reports = _test_reports(log)
         run.started = bool(reports)
-        run.outcomes = _outcomes(reports, Path(submission), tmp, figures_dir=tmp / "figures")
+        run.outcomes = _outcomes(reports, figures_dir=tmp / "figures")
     return run
 
 
@@ -235,14 +234,13 @@ def _tail(path):
         return f.read().decode("utf-8", "replace")
 
 
-def read_report_log(path, submission=None, rootdir=None):
+def read_report_log(path):
     """Parse a pytest-reportlog file. Returns {test name: TestOutcome}; malformed lines are skipped.
 
     A test passes only if every phase (setup, call, teardown) of every parametrised case passed;
-    a skipped test earns nothing. With the submission's directory (and the child's rootdir, which
-    traceback paths are relative to), a failure raised in the submission's code says where.
+    a skipped test earns nothing.
     """
-    return _outcomes(_test_reports(path), submission, rootdir)
+    return _outcomes(_test_reports(path))
 
 
 def _test_reports(path):
@@ -258,7 +256,7 @@ def _test_reports(path):
     return reports
 
 
-def _outcomes(reports, submission, rootdir, figures_dir=None):
+def _outcomes(reports, figures_dir=None):
     outcomes = {}
     for name, group in reports.items():
         # user_properties accumulate over the phases: the longest list holds every one, once.
@@ -272,7 +270,7 @@ def _outcomes(reports, submission, rootdir, figures_dir=None):
         figures = _figures([v for k, v in pairs if k == "figure"], figures_dir)
         metrics = tuple((m[0][:80], float(m[1])) for k, m in pairs if k == "metric" and isinstance(m, list) and len(m) == 2
                         and isinstance(m[0], str) and isinstance(m[1], (int, float)) and math.isfinite(m[1]))[:MAX_FINDINGS]
-        outcomes[name] = TestOutcome(name, not bad, _printable(_message(bad[0], submission, rootdir)) if bad else "",
+        outcomes[name] = TestOutcome(name, not bad, _printable(_message(bad[0])) if bad else "",
                                      _printable(str(props.get("title", ""))[:200]), any(r["outcome"] == "skipped" for r in bad),
                                      _printable(str(props.get("data", ""))[:300]), figures, findings, metrics)
     return outcomes
@@ -327,15 +325,13 @@ def _parse_line(raw):
     return report
 
 
-def _message(report, submission=None, rootdir=None):
-    """The student-facing reason from a failed or skipped report."""
+def _message(report):
+    """The student-facing reason from a failed or skipped report. (Where in the submission an error
+    was raised is already in its message: the worker, spec_tests/_worker.py, adds it.)"""
     longrepr = report.get("longrepr")
     if isinstance(longrepr, dict):
         crash = longrepr.get("reprcrash") or {}
         text = str(crash.get("message", ""))
-        where = _submission_frame(longrepr, submission, rootdir)
-        if where and not text.startswith(("AssertionError", "Failed: ")):
-            text = f"{text.splitlines()[0] if text else 'error'} (raised at {where})"
     elif isinstance(longrepr, list) and len(longrepr) == 3:  # skip: (path, line, reason)
         text = str(longrepr[2])
     else:
@@ -354,18 +350,3 @@ def _message(report, submission=None, rootdir=None):
             lines.append(line.rstrip())
     where = {"call": "", "setup": "(while preparing the check) ", "teardown": "(after the check) "}.get(report["when"], "")
     return where + "\n".join(lines[:MESSAGE_LINES])
-
-
-def _submission_frame(longrepr, submission, rootdir):
-    """'nn.py:58' for the innermost traceback entry in the submission's own files, else None."""
-    if submission is None:
-        return None
-    entries = (longrepr.get("reprtraceback") or {}).get("reprentries") or []
-    for entry in reversed(entries if isinstance(entries, list) else []):
-        loc = (entry.get("data") or {}).get("reprfileloc") if isinstance(entry, dict) else None
-        if not isinstance(loc, dict) or not isinstance(loc.get("path"), str):
-            continue
-        path = Path(rootdir or ".", loc["path"]).resolve()
-        if path.is_relative_to(submission.resolve()):
-            return f"{path.relative_to(submission.resolve())}:{loc.get('lineno')}"
-    return None

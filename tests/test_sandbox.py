@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from spec_tests._channel import UnreadableAnswer, read_untrusted
-from spec_tests._submission import read_file_under
+from spec_tests._submission import Submission, read_file_under
 
 
 def test_a_figure_is_read_only_as_a_regular_file_inside_the_submissions_folder(tmp_path):
@@ -52,3 +52,17 @@ def test_plain_data_comes_back_as_sent():
     assert got.keys() == sent.keys()
     for key, value in sent.items():
         assert np.array_equal(np.asarray(got[key], dtype=object), np.asarray(value, dtype=object))
+
+
+def test_an_error_raised_in_the_submission_says_where_and_keeps_its_type(tmp_path):
+    """The worker names the submission's own line; the tests' process raises the same builtin type."""
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "nn.py").write_text("def backwards(params):\n    return params['cache_output']\n")
+    worker = Submission(submission, tmp_path / "files")
+    try:
+        with pytest.raises(KeyError) as raised:
+            worker.module("nn").backwards({})
+    finally:
+        worker.close()
+    assert str(raised.value) == '"\'cache_output\' (raised at nn.py:2)"'
