@@ -4,17 +4,19 @@ Each one is graded as a course would grade it, and must get exactly the score in
 the grader never crashes, every report is written and valid, and no attack earns a point its code
 does not. Around the whole corpus: the grader's files are unchanged, a canary file survives, no
 connection reached a server listening on 127.0.0.1, no shell command ran in the grader, and no
-process outlives the grading.
+process the grading started outlives it (this process is their subreaper, so a setsid'd one counts).
 
 The corpus runs only inside bubblewrap: some attacks (kill -1, rewriting the spec tests) are meant
 for a sandbox and would do real harm outside one.
 """
+import ctypes
 import hashlib
 import io
 import json
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import jsonschema
@@ -54,17 +56,51 @@ def _digest(paths):
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None for p in paths}
 
 
-def _processes_in_my_session():
-    mine = os.getsid(0)
-    found = set()
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _set_subreaper(on):
+    """Orphans of this process's descendants (a setsid'd sleeper included) are re-parented to this
+    process instead of to init, so the teardown can find every process the grading left behind."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
+
+
+def _living_descendants():
+    """{pid: command line} of this process's descendants that are not zombies (a zombie runs no code;
+    an orphan that died here waits to be reaped by this process)."""
+    children, commands = {}, {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")[:200]
+        except (OSError, ValueError):
+            continue
+        if state == "Z":
             try:
-                if os.getsid(int(entry.name)) == mine:
-                    found.add(int(entry.name))
-            except (ProcessLookupError, PermissionError):
+                os.waitpid(int(entry.name), os.WNOHANG)   # an orphan re-parented here
+            except ChildProcessError:
                 pass
+        else:
+            children.setdefault(int(ppid), []).append(int(entry.name))
+    found, todo = {}, [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found[child] = commands.get(child, b"").decode(errors="replace")
+            todo.append(child)
     return found
+
+
+def _outlivers(before, grace=10.0):
+    """Descendants not in `before` that are still alive after `grace` seconds (a killed worker may
+    take a moment to go)."""
+    deadline = time.monotonic() + grace
+    while (left := {p: c for p, c in _living_descendants().items() if p not in before}) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +111,8 @@ def guarded(tmp_path_factory):
     patch.setenv(_sandbox.SANDBOX_VARIABLE, "bwrap")
     patch.setenv(_sandbox.MEMORY_VARIABLE, "1024")   # the memory bomb hits its cap in a second
     PWNED.unlink(missing_ok=True)
-    before, processes = _digest(GUARDED), _processes_in_my_session()
+    _set_subreaper(True)
+    before, processes = _digest(GUARDED), _living_descendants()
     connections = []
     server = socket.create_server(("127.0.0.1", LISTEN_PORT))
     server.settimeout(0.2)
@@ -98,8 +135,9 @@ def guarded(tmp_path_factory):
     assert CANARY.exists()
     assert not PWNED.exists(), "a hostile answer ran a shell command in the grader"
     assert connections == [], f"a hostile submission reached the network: {connections}"
-    left = _processes_in_my_session() - processes - {os.getpid()}
-    assert not [p for p in left if Path(f"/proc/{p}").exists()], "processes outlived the grading"
+    left = _outlivers(processes)
+    _set_subreaper(False)
+    assert not left, f"processes outlived the grading: {left}"
 
 
 @pytest.mark.parametrize("name", known_wrong.names(HOSTILE))
