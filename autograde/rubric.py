@@ -27,6 +27,7 @@ class Question:
     visibility: str = "visible"
     group: str | None = None                      # questions of one group run in one child process
     leaderboard: str | None = None                # results.json leaderboard column: the mean of its tests' metrics
+    worker_memory_mb: int = 4096                  # the submission worker's address-space cap ($HW5_WORKER_MEMORY_MB wins)
 
     @property
     def graded(self):
@@ -105,7 +106,8 @@ def _question(path, index, entry, defaults):
             timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
             visibility=entry.get("visibility", defaults.get("visibility", "visible")),
             group=str(entry["group"]) if "group" in entry else None,
-            leaderboard=str(entry["leaderboard"]) if "leaderboard" in entry else None)
+            leaderboard=str(entry["leaderboard"]) if "leaderboard" in entry else None,
+            worker_memory_mb=int(entry.get("worker_memory_mb", defaults.get("worker_memory_mb", 4096))))
     except KeyError as exc:
         raise RubricError(f"{where}: missing key {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
@@ -125,4 +127,6 @@ def _question(path, index, entry, defaults):
         raise RubricError(f"{where}: `evidence` needs a `file`")
     if question.timeout <= 0:
         raise RubricError(f"{where}: timeout must be positive")
+    if question.worker_memory_mb < 256:
+        raise RubricError(f"{where}: worker_memory_mb must be at least 256")
     return question

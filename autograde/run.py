@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde import SPEC_DIR
-from spec_tests._sandbox import THREAD_VARIABLES, remove_worker_cgroups
+from spec_tests._sandbox import MEMORY_VARIABLE, THREAD_VARIABLES, remove_worker_cgroups
 
 OUTPUT_TAIL_BYTES = 4000
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -111,7 +111,8 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandb
                    "--grading-seed", str(seed), f"--report-log={log}", f"--basetemp={tmp / 'work'}",
                    "--capture=no", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark", "--rootdir", str(tmp),
                    "-o", "addopts=", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0",
+        memory = os.environ.get(MEMORY_VARIABLE) or str(max(q.worker_memory_mb for q in questions))
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0", **{MEMORY_VARIABLE: memory},
                    HW5_SANDBOX=sandbox, HW5_WORKER_CPU_SECONDS=str(int(timeout * threads) + 10),
                    **{name: str(threads) for name in THREAD_VARIABLES})
         start = time.monotonic()

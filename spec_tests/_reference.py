@@ -21,12 +21,14 @@ EPOCHS = 30
 class ReferenceReading(NamedTuple):
     params: dict    # the reference's trained 1024-64-36 network ('Wlayer1', 'blayer1', 'Woutput', 'boutput')
     bw: dict        # {page name: the reference findLetters' bw, (H, W) bool, ink False (as float: ink 0)}
+    boxes: dict     # {page name: (the reference findLetters' boxes (N, 4), their reading order (N,))}
     texts: dict     # {page name: lines the reference reads from the submission's (bw, boxes)}
 
 
-def reference_reading(seed, pages=None, found=None, params=None, timeout=300):
-    """The reference network trained with `seed` (or `params`, a network it trained before), the
-    reference findLetters' bw of `pages` ({name: uint8 image}), and, given found = {name: (bw (H, W)
+def reference_reading(seed, pages=None, found=None, params=None, timeout=300, network=True):
+    """The reference network trained with `seed` (or `params`, a network it trained before; none
+    with network=False), the reference findLetters' bw and boxes of `pages` ({name: uint8 image}),
+    and, given found = {name: (bw (H, W)
     in [0, 1], or uint8 0-255, boxes (N, 4))}, the text of a submission's boxes read with the reference's crops,
     network and line grouping. Returns ReferenceReading; raises RuntimeError if the worker fails."""
     pages, found = pages or {}, found or {}
@@ -38,7 +40,7 @@ def reference_reading(seed, pages=None, found=None, params=None, timeout=300):
             arrays[f"bw:{name}"] = np.asarray(bw) if np.asarray(bw).dtype == np.uint8 else \
                 np.round(np.clip(np.asarray(bw, dtype=np.float32), 0, 1) * 255).astype(np.uint8)
             arrays[f"boxes:{name}"] = np.asarray(boxes).reshape(-1, 4).astype(np.int64)
-        np.savez(tmp / "in.npz", seed=seed, **arrays)
+        np.savez(tmp / "in.npz", seed=seed, network=network, **arrays)
         try:
             done = subprocess.run([sys.executable, "-m", "spec_tests._reference", str(tmp / "in.npz"), str(tmp)],
                                   capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
@@ -50,8 +52,9 @@ def reference_reading(seed, pages=None, found=None, params=None, timeout=300):
             params = {key.split(":", 1)[1]: out[key] for key in out.files if key.startswith("param:")}
             bw = {key.split(":", 1)[1]: np.unpackbits(out[key], count=int(np.prod(out[f"shape:{key[3:]}"])))
                   .reshape(out[f"shape:{key[3:]}"]).astype(bool) for key in out.files if key.startswith("bw:")}
+            boxes = {key[6:]: (out[key], out[f"order:{key[6:]}"]) for key in out.files if key.startswith("boxes:")}
         texts = json.loads((tmp / "texts.json").read_text())
-    return ReferenceReading(params, bw, texts)
+    return ReferenceReading(params, bw, boxes, texts)
 
 
 def _work(in_path, out_dir):
@@ -63,17 +66,20 @@ def _work(in_path, out_dir):
     from hw5data.choose import nist36_data
     inputs = np.load(in_path)
     params = {key.split(":", 1)[1]: inputs[key] for key in inputs.files if key.startswith("param:")}
-    if not params:
+    if not params and bool(inputs["network"]):
         (x, y), (vx, vy) = (data := nist36_data(seed=0)).splits["train"], data.splits["valid"]
         np.random.seed(int(inputs["seed"]))
         params, _ = run_q3.train_nist36(x, y, vx, vy, epochs=EPOCHS)
-    out = {f"param:{k}": params[k] for k in ("Wlayer1", "blayer1", "Woutput", "boutput")}
+    out = {f"param:{k}": params[k] for k in ("Wlayer1", "blayer1", "Woutput", "boutput") if k in params}
     texts = {}
     for key in inputs.files:
         kind, _, name = key.partition(":")
         if kind == "page":
-            bw = findLetters(inputs[key])[1] < 0.5
+            boxes, bw = findLetters(inputs[key])
+            bw = bw < 0.5
             out[f"bw:{name}"], out[f"shape:{name}"] = np.packbits(~bw), np.array(bw.shape)
+            out[f"boxes:{name}"] = np.asarray(boxes).reshape(-1, 4).astype(np.int64)
+            out[f"order:{name}"] = np.array([i for line in run_q4.group_lines(boxes) for i in line], dtype=np.int64)
         elif kind == "bw":
             bw, boxes = inputs[key] / 255.0, inputs[f"boxes:{name}"]
             rows = run_q4.to_nist_rows(bw, boxes)

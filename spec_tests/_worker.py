@@ -11,6 +11,8 @@ Requests and answers (tuples):
   ("import", module)                          -> ("ok", None)
   ("describe", module, name)                  -> ("ok", ("callable", None) | ("value", value) | ("missing", None))
   ("call", module, name, args, kwargs, state) -> ("ok", (result, {arg position or name: its new value}))
+  ("run", function, args, kwargs, state)      -> the same, for a grader function sent by value (a probe
+                                                 that builds a torch model, trains it and measures it here)
   ("seed", seed)                              -> ("ok", None)     np.random.seed for the next calls
   ("patch", {name: function})                 -> ("ok", None)     replace contract names in the modules
   ("unpatch",)                                -> ("ok", {name: calls}) undo, saying how often each ran
@@ -55,14 +57,10 @@ class _Worker:
             return ("callable", None) if callable(value) else ("value", value)
         if kind == "call":
             _, module, name, args, kwargs, state = request
-            function = getattr(self.module(module), name)
-            with warnings.catch_warnings(), np.errstate(**state["errstate"]):
-                warnings.filters[:] = state["warnings"]
-                result = function(*args, **kwargs)
-            # dicts and lists the function may have changed in place (params) travel back.
-            changed = {i: a for i, a in enumerate(args) if isinstance(a, (dict, list))}
-            changed.update({k: a for k, a in kwargs.items() if isinstance(a, (dict, list))})
-            return result, changed
+            return _invoke(getattr(self.module(module), name), args, kwargs, state)
+        if kind == "run":
+            _, function, args, kwargs, state = request
+            return _invoke(function, args, kwargs, state)
         if kind == "seed":
             np.random.seed(request[1])
             return None
@@ -93,6 +91,18 @@ class _Worker:
             if path.is_relative_to(self.directory):
                 return f"{path.relative_to(self.directory)}:{frame.lineno}"
         return ""
+
+
+def _invoke(function, args, kwargs, state):
+    """function(*args, **kwargs) under the grader's numpy error state and warning filters. Returns
+    (result, {argument position or name: its new value}) for the dicts and lists it may have changed
+    in place (params)."""
+    with warnings.catch_warnings(), np.errstate(**state["errstate"]):
+        warnings.filters[:] = state["warnings"]
+        result = function(*args, **kwargs)
+    changed = {i: a for i, a in enumerate(args) if isinstance(a, (dict, list))}
+    changed.update({k: a for k, a in kwargs.items() if isinstance(a, (dict, list))})
+    return result, changed
 
 
 def _counted(function, name, calls):

@@ -1,0 +1,102 @@
+"""Q7.1.4: a convolutional network on EMNIST Balanced, then reading the handout's images through
+the findLetters boxes with it. `main()` downloads EMNIST with torchvision."""
+import argparse
+from pathlib import Path
+
+import numpy as np
+import skimage.filters
+import skimage.io
+import skimage.transform
+import torch
+
+from q7_cnn import small_cnn
+from q7_train import plot_history, predict_classes, seed_everything, train_classifier
+
+EPOCHS, BATCH_SIZE, LEARNING_RATE = 12, 64, 1e-3
+SIDE, MARGIN = 28, 2
+# EMNIST Balanced's 47 labels (emnist-balanced-mapping.txt; torchvision's EMNIST.classes): digits,
+# capitals, and the 11 lower-case letters that do not look like their capital.
+CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
+
+
+def build_model():
+    """Q7.1.4 a CNN: (B, 1, 28, 28) -> (B, 47) logits."""
+    return small_cnn(len(CLASSES), SIDE)
+
+
+def as_tensor(x):
+    """EMNIST images (N, 28, 28) uint8 as stored (white ink on black, transposed) -> float32 (N, 1, 28, 28).
+    The network learns the glyphs as stored, so page crops are transposed to match (crop_to_emnist)."""
+    return (torch.tensor(np.asarray(x), dtype=torch.float32) / 255).unsqueeze(1)
+
+
+def train(model, x, labels, checkpoint=None):
+    """Q7.1.4 train model on EMNIST images x (N, 28, 28) uint8 with labels (N,) in 0..46.
+    Returns history {"loss": [...], "accuracy": [...]}, one value per epoch."""
+    return train_classifier(model, as_tensor(x), torch.as_tensor(np.asarray(labels), dtype=torch.int64),
+                            epochs=EPOCHS, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
+                            checkpoint=checkpoint, description="Q7.1.4 EMNIST CNN")
+
+
+def predict(model, x):
+    """Q7.1.4 the label of each image of x (N, 28, 28) uint8: (N,) int array."""
+    return predict_classes(model, as_tensor(x))
+
+
+def crop_to_emnist(ink):
+    """A crop (H, W) in [0, 1], ink = 1 -> an EMNIST-style (28, 28) uint8 image: blurred, the
+    glyph's box centred in a square with a 2-pixel margin, white on black, transposed."""
+    ink = skimage.filters.gaussian(ink, sigma=max(1.0, max(ink.shape) / 64))
+    rows, cols = np.nonzero(ink > 0.1)
+    if len(rows) == 0:
+        return np.zeros((SIDE, SIDE), dtype=np.uint8)
+    glyph = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    side = max(glyph.shape)
+    square = np.zeros((side, side))
+    top, left = (side - glyph.shape[0]) // 2, (side - glyph.shape[1]) // 2
+    square[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    canvas = np.zeros((SIDE, SIDE))
+    inner = SIDE - 2 * MARGIN
+    canvas[MARGIN:-MARGIN, MARGIN:-MARGIN] = skimage.transform.resize(square, (inner, inner), order=3, anti_aliasing=True)
+    canvas = np.clip(canvas / max(canvas.max(), 1e-6), 0, 1)
+    return np.round(canvas * 255).astype(np.uint8).T
+
+
+def read_boxes(model, bw, bboxes):
+    """Q7.1.4 the character in each box of a page.
+
+    Inputs:  bw (H, W) in [0, 1], ink 0 (as findLetters returns it); bboxes (N, 4) [y1, x1, y2, x2].
+    Returns: a string of N characters, one per box, in the boxes' order.
+    """
+    bw = np.asarray(bw, dtype=np.float32)
+    crops = np.array([crop_to_emnist(1.0 - bw[y1:y2, x1:x2]) for y1, x1, y2, x2 in np.asarray(bboxes).reshape(-1, 4)])
+    if len(crops) == 0:
+        return ""
+    return "".join(CLASSES[k] for k in predict(model, crops))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Q7.1.4: a CNN on EMNIST Balanced, reading the handout's images")
+    parser.add_argument("--root", default="../data", help="torchvision's dataset folder (EMNIST/ goes there)")
+    parser.add_argument("--images", default="../images", help="folder with 01_list.jpg ... 04_deep.jpg")
+    parser.add_argument("--out-dir", default="results")
+    args = parser.parse_args(argv)
+    from q4 import findLetters
+    from run_q4 import group_lines, lines_text
+    from torchvision.datasets import EMNIST
+    train_set, test_set = (EMNIST(args.root, split="balanced", train=t, download=True) for t in (True, False))
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(0)
+    model = build_model()
+    history = train(model, train_set.data, train_set.targets, checkpoint=out / "q7_1_4_emnist_cnn.pt")
+    plot_history(history, out / "q7_1_4_curves.png", "Q7.1.4 CNN on EMNIST Balanced")
+    print(f"test accuracy {np.mean(predict(model, test_set.data) == test_set.targets.numpy()):.1%}")
+    for path in sorted(Path(args.images).glob("*.jpg")):
+        bboxes, bw = findLetters(skimage.io.imread(path))
+        labels = read_boxes(model, bw, bboxes)
+        print(path.name, *lines_text(bboxes, group_lines(bboxes), labels), sep="\n  ")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Q7.1.4: a convolutional network on EMNIST Balanced (q7_emnist.py), then the handout's four
+images read with it through the findLetters boxes.
+
+Data: torchvision's EMNIST where $HW5_TORCHVISION_ROOT holds it, else emnist-lite (hw5data/emnist.py:
+47 classes in EMNIST's own format, from the real handwriting in the shared data). The test accuracy
+is computed here from the submission's predictions.
+
+The pages: the reference findLetters' boxes and bw (the handout's method, so a findLetters bug is
+charged in Q4 only) go to the submission's read_boxes, which returns one character per box; the
+grader puts them in the reference's reading order and scores them with Q4.4's character accuracy,
+case-folded (EMNIST has lower-case classes, the truth is written in capitals).
+
+Bars (`python benchmarks/q7_threshold.py 10 7.1.4`): the reference's mean - 6 sd, see below.
+"""
+import numpy as np
+import pytest
+
+from spec_tests import _q7, _torch_probes
+from spec_tests._pages import PAGES, char_accuracy, images_dir, load_page
+from spec_tests._q7_cnn import show_curves, train_module
+from spec_tests._reference import reference_reading
+from spec_tests._submission import BuiltInWorker
+
+question = pytest.mark.question
+CLASSES = 47
+KEPT = "q7-emnist"
+# Reference over 10 seeds on emnist-lite v1: see benchmarks/q7_threshold.py.
+TEST_BAR = 0.75
+PAGE_BAR = {"01_list.jpg": 0.5, "02_letters.jpg": 0.5, "03_haiku.jpg": 0.5, "04_deep.jpg": 0.5}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _torch_here():
+    _q7.skip_without_torch()
+
+
+@pytest.fixture(scope="module")
+def q7_emnist(submission):
+    return submission.module("q7_emnist")
+
+
+@pytest.fixture(scope="module")
+def data():
+    from hw5data import emnist
+    try:
+        return emnist.emnist_data()
+    except FileNotFoundError as exc:
+        pytest.skip(f"the grader has no EMNIST: {exc}")
+
+
+@pytest.fixture(scope="module")
+def trained(submission, q7_emnist, data, grading_seed):
+    splits, _ = data
+    return train_module(submission, q7_emnist, splits["train"], splits["test"], grading_seed, keep=KEPT)
+
+
+@pytest.fixture(scope="module")
+def pages():
+    """{name: (truth lines, reference boxes (N, 4), reading order (N,), reference bw (H, W) bool)}."""
+    if not (images_dir() / "ground_truth.json").is_file():
+        pytest.skip(f"the grader has no handout images in {images_dir()} (set HW5_SHARED_DATA)")
+    loaded = {name: load_page(name) for name in PAGES}
+    try:
+        found = reference_reading(0, pages={name: page[0] for name, page in loaded.items()}, network=False)
+    except (RuntimeError, OSError, ValueError) as exc:
+        pytest.skip(f"the grader's reference findLetters failed: {str(exc)[-300:]}")
+    return {name: (loaded[name][3], *found.boxes[name], found.bw[name]) for name in PAGES}
+
+
+@question("7.1.4")
+def test_emnist_model_is_a_cnn_with_47_outputs(trained):
+    """build_model() has convolutional layers and 47 outputs (EMNIST Balanced); train() returns a per-epoch history"""
+    _q7.check_is_cnn(trained["layers"], CLASSES)
+    _q7.check_history(trained["history"])
+
+
+@question("7.1.4")
+def test_emnist_cnn_reaches_the_test_bar(trained, data, show_finding):
+    """the trained CNN's test accuracy on EMNIST, computed by the grader, reaches the bar"""
+    splits, name = data
+    test = _q7.accuracy(trained["predictions"], splits["test"][1])
+    show_finding(f"Q7.1.4 CNN: test accuracy {test:.1%} on {name} ({len(splits['train'][1])} training images, bar {TEST_BAR:.0%})")
+    _q7.check_bar(test, TEST_BAR, "the test accuracy", name,
+                  "Labels follow emnist-balanced-mapping.txt; the images are stored transposed, white ink on black.")
+
+
+def _as_float(bw):
+    return bw.astype(np.float32)
+
+
+def _check_page(name, submission, q7_emnist, trained, pages, show_finding):
+    __tracebackhide__ = True
+    truth, boxes, order, bw = pages[name]
+    read = submission.run(_torch_probes.read_with_kept, q7_emnist, KEPT, BuiltInWorker(_as_float, bw), boxes,
+                          what="q7_emnist.read_boxes")
+    assert isinstance(read, str) and len(read) == len(boxes), \
+        f"read_boxes({name}) returned {type(read).__name__} of length {len(read) if hasattr(read, '__len__') else '?'}; " \
+        f"expected a str with one character for each of the {len(boxes)} boxes"
+    text = "".join(read[i] for i in order)
+    accuracy = char_accuracy([text.lower()], [line.lower() for line in truth])
+    show_finding(f"{name}: characters {accuracy:.1%} case-folded (bar {PAGE_BAR[name]:.0%}); read: {text}")
+    assert accuracy >= PAGE_BAR[name], \
+        f"{name}: the EMNIST network reads {accuracy:.1%} of the characters in the reference's findLetters boxes " \
+        f"(case-folded, in reading order); the bar is {PAGE_BAR[name]:.0%}. Read: {text!r}. Crops must look like " \
+        "EMNIST's images: white on black, centred in a square with a margin, 28x28, and transposed as stored"
+
+
+@question("7.1.4")
+def test_read_boxes_01_list(submission, q7_emnist, trained, pages, show_finding):
+    """read_boxes on 01_list.jpg's findLetters boxes: case-folded character accuracy >= the bar"""
+    _check_page("01_list.jpg", submission, q7_emnist, trained, pages, show_finding)
+
+
+@question("7.1.4")
+def test_read_boxes_02_letters(submission, q7_emnist, trained, pages, show_finding):
+    """read_boxes on 02_letters.jpg's findLetters boxes: case-folded character accuracy >= the bar"""
+    _check_page("02_letters.jpg", submission, q7_emnist, trained, pages, show_finding)
+
+
+@question("7.1.4")
+def test_read_boxes_03_haiku(submission, q7_emnist, trained, pages, show_finding):
+    """read_boxes on 03_haiku.jpg's findLetters boxes: case-folded character accuracy >= the bar"""
+    _check_page("03_haiku.jpg", submission, q7_emnist, trained, pages, show_finding)
+
+
+@question("7.1.4")
+def test_read_boxes_04_deep(submission, q7_emnist, trained, pages, show_finding):
+    """read_boxes on 04_deep.jpg's findLetters boxes: case-folded character accuracy >= the bar"""
+    _check_page("04_deep.jpg", submission, q7_emnist, trained, pages, show_finding)
+
+
+@question("7.1.4")
+def test_plot_history_draws_the_training_curves(q7_emnist, trained, out_dir, show_figure):
+    """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
+    show_curves(q7_emnist, trained, out_dir, show_figure, "Q7.1.4 training loss and accuracy (CNN, EMNIST)")
