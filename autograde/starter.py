@@ -61,10 +61,21 @@ def starter_module(name):
     if settings:
         parts.append("\n" + "".join(f"{key} = {ast.unparse(constants[key])}\n" for key in settings))
     constants = {key: value for key, value in constants.items() if key not in settings}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in CONTRACT[name]:
-            parts.append("\n\n" + _stub(name, node, constants))
+    for function in _contract_functions(name, tree):
+        parts.append("\n\n" + _stub(name, function, constants))
     return "".join(parts)
+
+
+def _contract_functions(name, tree):
+    """The contract functions of module `name` as the reference defines them, in its order; one the
+    reference imports from a helper module (Q7's plot_history, from q7_train) is taken from there."""
+    found = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in CONTRACT[name]}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module not in CONTRACT and (REFERENCE_DIR / f"{node.module}.py").is_file():
+            helper = ast.parse((REFERENCE_DIR / f"{node.module}.py").read_text(encoding="utf-8"))
+            found.update({f.name: f for f in helper.body if isinstance(f, ast.FunctionDef)
+                          and f.name in CONTRACT[name] and f.name not in found})
+    return [found[function] for function in CONTRACT[name] if function in found]
 
 
 def _constants(tree):

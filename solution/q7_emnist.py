@@ -8,7 +8,6 @@ import skimage.filters
 import skimage.io
 import skimage.transform
 import torch
-
 from q7_cnn import small_cnn
 from q7_train import plot_history, predict_classes, seed_everything, train_classifier
 

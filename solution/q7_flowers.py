@@ -7,9 +7,8 @@ import numpy as np
 import torch
 import torchvision
 from PIL import Image
-from torchvision.transforms import v2
-
 from q7_train import device, plot_history, predict_classes, seed_everything, train_classifier
+from torchvision.transforms import v2
 
 CLASSES = 17
 PRETRAINED_SIDE, SCRATCH_SIDE = 160, 64     # input sizes (px): SqueezeNet is fully convolutional

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from q7_train import plot_history, predict_classes, seed_everything, train_classifier
 
 # Q3's training: plain SGD, batches of 32, 1e-2 on the summed loss = 0.32 on the mean loss torch takes.

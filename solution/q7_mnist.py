@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from q7_cnn import small_cnn
 from q7_train import plot_history, predict_classes, seed_everything, train_classifier
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from q7_cnn import small_cnn
 from q7_train import plot_history, predict_classes, seed_everything, train_classifier
 
@@ -42,9 +41,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", default="../data", help="folder with nist36_{train,valid}.mat")
     parser.add_argument("--out-dir", default="results")
     args = parser.parse_args(argv)
-    import scipy.io
-
     import q7_mlp
+    import scipy.io
     train_mat, valid_mat = (scipy.io.loadmat(Path(args.data_dir) / f"nist36_{s}.mat") for s in ("train", "valid"))
     x, y = train_mat["train_data"], train_mat["train_labels"].argmax(axis=1)
     vx, vy = valid_mat["valid_data"], valid_mat["valid_labels"].argmax(axis=1)

@@ -41,7 +41,7 @@ def train_classifier(model, x, labels, *, epochs, batch_size, learning_rate, opt
     kind = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
     optimizer = kind([p for p in model.parameters() if p.requires_grad], lr=learning_rate)
     history = {"loss": [], "accuracy": []}
-    for epoch in track(range(epochs), description=description, disable=not sys.stdout.isatty()):
+    for _ in track(range(epochs), description=description, disable=not sys.stdout.isatty()):
         model.train()
         total_loss, correct = 0.0, 0
         for batch in torch.randperm(len(x)).split(batch_size):

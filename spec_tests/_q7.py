@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hw5data.paths import cache_dir, shared_data_dir
+from hw5data.paths import shared_data_dir
 
-QUESTIONS = ("7.1.1", "7.1.2", "7.1.3", "7.1.4", "7.2.1")
 WEIGHTS_ENV = "HW5_SQUEEZENET_WEIGHTS"  # a squeezenet1_1 ImageNet state_dict file
 SHARED_WEIGHTS = "squeezenet/squeezenet1_1_imagenet_fp16.pth"
 TORCH_HUB_WEIGHTS = "hub/checkpoints/squeezenet1_1-b8a52dc0.pth"   # where torchvision's download lands

@@ -24,9 +24,12 @@ from spec_tests._submission import BuiltInWorker
 question = pytest.mark.question
 CLASSES = 47
 KEPT = "q7-emnist"
-# Reference over 10 seeds on emnist-lite v1: see benchmarks/q7_threshold.py.
+# Reference over 10 seeds on emnist-lite v1 (benchmarks/q7_threshold.py), mean (sd): test accuracy
+# 0.8128 (0.0100); pages, case-folded, on the reference's boxes: 01_list 0.881 (0.033), 02_letters
+# 0.797 (0.037), 03_haiku 0.844 (0.039), 04_deep 0.893 (0.062). Bars: mean - 6 sd, so a submission
+# as good as the reference misses one of the five with probability about 5e-9 (normal spread).
 TEST_BAR = 0.75
-PAGE_BAR = {"01_list.jpg": 0.5, "02_letters.jpg": 0.5, "03_haiku.jpg": 0.5, "04_deep.jpg": 0.5}
+PAGE_BAR = {"01_list.jpg": 0.68, "02_letters.jpg": 0.57, "03_haiku.jpg": 0.61, "04_deep.jpg": 0.52}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -79,7 +82,7 @@ def test_emnist_cnn_reaches_the_test_bar(trained, data, show_finding):
     """the trained CNN's test accuracy on EMNIST, computed by the grader, reaches the bar"""
     splits, name = data
     test = _q7.accuracy(trained["predictions"], splits["test"][1])
-    show_finding(f"Q7.1.4 CNN: test accuracy {test:.1%} on {name} ({len(splits['train'][1])} training images, bar {TEST_BAR:.0%})")
+    show_finding(f"CNN: test accuracy {test:.1%} on {name} ({len(splits['train'][1])} training images, bar {TEST_BAR:.0%})")
     _q7.check_bar(test, TEST_BAR, "the test accuracy", name,
                   "Labels follow emnist-balanced-mapping.txt; the images are stored transposed, white ink on black.")
 
@@ -98,7 +101,7 @@ def _check_page(name, submission, q7_emnist, trained, pages, show_finding):
         f"expected a str with one character for each of the {len(boxes)} boxes"
     text = "".join(read[i] for i in order)
     accuracy = char_accuracy([text.lower()], [line.lower() for line in truth])
-    show_finding(f"{name}: characters {accuracy:.1%} case-folded (bar {PAGE_BAR[name]:.0%}); read: {text}")
+    show_finding(f"{name}: characters {accuracy:.1%} case-folded (bar {PAGE_BAR[name]:.0%}); read: {text}; truth: {''.join(''.join(truth).split())}")
     assert accuracy >= PAGE_BAR[name], \
         f"{name}: the EMNIST network reads {accuracy:.1%} of the characters in the reference's findLetters boxes " \
         f"(case-folded, in reading order); the bar is {PAGE_BAR[name]:.0%}. Read: {text!r}. Crops must look like " \

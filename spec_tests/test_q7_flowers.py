@@ -114,7 +114,7 @@ def test_scratch_network_reaches_the_test_bar(scratch, staged, show_finding):
 def test_fine_tuning_beats_training_from_scratch(finetuned, scratch, staged, show_finding):
     """the comparison: the fine-tuned SqueezeNet is more accurate than the network trained from scratch"""
     tuned, own = (_q7.accuracy(r["predictions"], staged[2]) for r in (finetuned, scratch))
-    show_finding(f"| model | trained parameters | test accuracy |  -> | SqueezeNet fine-tuned | "
-                 f"{finetuned['trainable']:,} | {tuned:.1%} | ; | 3 conv + 2 fc, scratch | {scratch['trainable']:,} | {own:.1%} |")
+    show_finding(f"comparison: SqueezeNet 1.1 fine-tuned {tuned:.1%} ({finetuned['trainable']:,} trained parameters) vs "
+                 f"3 conv + 2 fc from scratch {own:.1%} ({scratch['trainable']:,})")
     assert tuned > own, f"the fine-tuned SqueezeNet ({tuned:.1%}) should beat the scratch network ({own:.1%}): " \
                         "ImageNet features are the head start fine-tuning gives"

@@ -5,7 +5,8 @@ its output on rows it draws, with the sigmoid between the layers, so a ReLU or a
 shows. The validation accuracy is computed here from the submission's predictions (the labels never
 reach it). Data: real NIST36 where $HW5_DATA_DIR names it, else nist36-lite.
 
-Bar (nist36-lite v3, `python benchmarks/q7_threshold.py 10 7.1.1`): see VALID_BAR.
+Bar (nist36-lite v3, `python benchmarks/q7_threshold.py 10 7.1.1`): see VALID_BAR. On the real NIST36
+(not measurable here) the same bar is used.
 """
 import numpy as np
 import pytest
@@ -15,9 +16,11 @@ from spec_tests import _q7, _torch_probes
 
 question = pytest.mark.question
 SHAPES = [(64, 1024), (36, 64)]       # torch's Linear weight is (out, in)
-# Reference over 10 seeds on nist36-lite v3: mean 0.7437, sd 0.0069 (min 0.7346); the bar is mean - 6 sd.
-VALID_BAR = 0.70
-LOSS_FALL = 0.5                       # the reference's last epoch loss is 0.17 of its first
+# Reference over 10 seeds on nist36-lite v3: validation accuracy mean 0.7226, sd 0.0278 (min 0.6852);
+# the bar is mean - 6 sd (plain SGD at Q3's rate is noisy). A submission as good as the reference
+# misses it with probability about 1e-9 (normal spread).
+VALID_BAR = 0.55
+LOSS_FALL = 0.5    # last epoch's loss / first's: the reference's is 0.178 (sd 0.006, max 0.191)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -72,10 +75,10 @@ def test_mlp_reaches_the_validation_bar(trained, show_finding, record_property):
     result, labels, data = trained
     record_property("data", data.description)
     valid = _q7.accuracy(result["predictions"], labels)
-    show_finding(f"Q7.1.1 MLP: validation accuracy {valid:.1%} on {data.name} (bar {VALID_BAR:.0%}); "
+    show_finding(f"MLP: validation accuracy {valid:.1%} on {data.name} (bar {VALID_BAR:.0%}); "
                  f"training accuracy {result['history']['accuracy'][-1]:.1%}")
     _q7.check_bar(valid, VALID_BAR, "the validation accuracy", data.name,
-                  "Q3's network reaches about 74% there; compare the learning rate and the number of epochs with Q3's.")
+                  "Q3's network reaches about 72% there; compare the learning rate and the number of epochs with Q3's.")
 
 
 @question("7.1.1")

@@ -10,8 +10,9 @@ from spec_tests import _q7
 from spec_tests._q7_cnn import show_curves, train_module
 
 question = pytest.mark.question
-# Reference over 10 seeds on mnist-lite: see benchmarks/q7_threshold.py; the bar is mean - 6 sd.
-TEST_BAR = 0.95
+# Reference over 10 seeds on mnist-lite (benchmarks/q7_threshold.py): test accuracy mean 0.9786, sd
+# 0.0014 (min 0.9765); the bar is mean - 6 sd: false-fail probability about 1e-9 (normal spread).
+TEST_BAR = 0.97
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,7 +47,7 @@ def test_mnist_cnn_reaches_the_test_bar(trained, data, show_finding):
     _q7.check_is_cnn(trained["layers"], 10)
     _q7.check_history(trained["history"])
     test = _q7.accuracy(trained["predictions"], splits["test"][1])
-    show_finding(f"Q7.1.2 CNN: test accuracy {test:.1%} on {name} ({len(splits['train'][1])} training images)")
+    show_finding(f"CNN: test accuracy {test:.1%} on {name} ({len(splits['train'][1])} training images)")
     _q7.check_bar(test, TEST_BAR, "the test accuracy", name, "A small CNN reaches about 98% there.")
 
 

@@ -10,9 +10,10 @@ from spec_tests import _q7
 from spec_tests._q7_cnn import show_curves, train_module
 
 question = pytest.mark.question
-# Reference over 10 seeds on nist36-lite v3: see benchmarks/q7_threshold.py; the bar is mean - 6 sd.
-VALID_BAR = 0.80
-MLP_MEAN = 0.744   # Q7.1.1's reference MLP on nist36-lite v3, for the comparison the report shows
+# Reference over 10 seeds on nist36-lite v3 (benchmarks/q7_threshold.py): validation accuracy mean
+# 0.8679, sd 0.0059 (min 0.8591); the bar is mean - 6 sd: false-fail probability about 1e-9 (normal).
+VALID_BAR = 0.83
+MLP_MEAN = 0.723   # Q7.1.1's reference MLP on nist36-lite v3, for the comparison the report shows
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,10 +44,10 @@ def test_nist36_cnn_reaches_the_validation_bar(trained, nist36, show_finding, re
     """the trained CNN's validation accuracy, computed by the grader, reaches the bar"""
     record_property("data", nist36.description)
     valid = _q7.accuracy(trained["predictions"], nist36.splits["valid"][1].argmax(axis=1))
-    show_finding(f"Q7.1.3 CNN: validation accuracy {valid:.1%} on {nist36.name} (bar {VALID_BAR:.0%}); "
+    show_finding(f"CNN: validation accuracy {valid:.1%} on {nist36.name} (bar {VALID_BAR:.0%}); "
                  f"the reference MLP of Q7.1.1 gets {MLP_MEAN:.1%} there")
     _q7.check_bar(valid, VALID_BAR, "the validation accuracy", nist36.name,
-                  "A small CNN reaches about 88% there. The rows are transposed 32x32 images, dark ink on white.")
+                  "A small CNN reaches about 87% there. The rows are transposed 32x32 images, dark ink on white.")
 
 
 @question("7.1.3")

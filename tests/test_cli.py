@@ -25,7 +25,7 @@ SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json
 
 def autograde(*args, **env):
     return subprocess.run([sys.executable, "-m", "autograde", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **env})
+                          text=True, timeout=600, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", **env})
 
 
 class ReferenceRun(NamedTuple):
@@ -46,7 +46,7 @@ def reference_run(tmp_path_factory):
 def test_grading_the_reference_prints_full_marks(reference_run):
     proc = reference_run.proc
     assert proc.returncode == 0, proc.stderr
-    assert "Automatic score: 61 / 61 points" in proc.stdout
+    assert "Automatic score: 86 / 86 points" in proc.stdout   # 25 of them extra credit (Q7)
     assert "The handout states 133 points in total; its questions add up to 136." in proc.stdout
 
 
@@ -55,7 +55,7 @@ def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_questio
     jsonschema.validate(results, SCHEMA)
     assert [t["number"] for t in results["tests"]] == [q.id for q in rubric.questions if q.graded]
     assert all(t["score"] == t["max_score"] for t in results["tests"])
-    assert results["score"] == 61 and isinstance(results["execution_time"], float)
+    assert results["score"] == 86 and isinstance(results["execution_time"], float)
 
 
 def test_leaderboard_is_the_mean_character_accuracy_of_the_four_pages(reference_run):

@@ -76,8 +76,10 @@ def test_reference_scores_full_marks_on_every_seed(seed, rubric):
     (14 s a seed) runs on seeds 1-5 here; its bars come from 20 seeds of benchmarks/q4_threshold.py,
     where each page's lowest score was at least 10 points above its bar. Q5.2 and Q5.3.2 (one
     12 s training) run on seeds 1-3; their bars come from 20 seeds of benchmarks/q5_threshold.py,
-    where the lowest PSNR was 2.4 dB above its bar."""
-    seeded = {q.id for q in rubric.questions if q.graded} - {"4.2"} - ({"4.4"} if seed > 5 else set()) \
+    where the lowest PSNR was 2.4 dB above its bar. Q7 (about 2 minutes a seed on one core) is graded
+    in full by the CLI test on seed 0; its bars come from 10 seeds of benchmarks/q7_threshold.py."""
+    seeded = {q.id for q in rubric.questions if q.graded and not q.id.startswith("7.")} - {"4.2"} \
+        - ({"4.4"} if seed > 5 else set()) \
         - ({"5.2", "5.3.2"} if seed > 3 else set())
     results = grade(known_wrong.REFERENCE_DIR, rubric, seed=seed, only=seeded)
     lost = {r.question.id: r.reason for r in results.questions if r.score is not None and r.score < r.max_score}

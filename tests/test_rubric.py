@@ -37,7 +37,7 @@ def test_rubric_lists_every_handout_question_with_its_points(rubric):
     for q in rubric.questions:
         by_section[q.section] = by_section.get(q.section, 0) + q.points
     assert by_section == {"1": 25, "2": 31, "3": 10, "4": 23, "5": 14, "6": 8, "7": 25}
-    assert rubric.auto_total == 61
+    assert rubric.auto_total == 86   # 61 in sections 1-6, 25 extra credit in 7
     assert rubric.extra_credit_sections == ("7",)
 
 
