@@ -18,9 +18,12 @@ from spec_tests import _q7, _torch_probes
 
 question = pytest.mark.question
 CLASSES = 17
-# Reference over 10 seeds (flowers17 split 1 at 176 px): see benchmarks/q7_threshold.py.
-FINETUNE_BAR = 0.85
-SCRATCH_BAR = 0.45
+# Reference over 8 seeds (flowers17 split 1 at 176 px; benchmarks/q7_threshold.py), test accuracy mean
+# (sd): fine-tuned SqueezeNet 0.9088 (0.0119, min 0.8912), scratch network 0.6452 (0.0162, min 0.6265).
+# Bars: mean - 6 sd; a submission as good as the reference misses one with probability about 2e-9
+# (normal spread; sd from 8 runs). Random SqueezeNet features reach about 50%.
+FINETUNE_BAR = 0.83
+SCRATCH_BAR = 0.54
 
 
 @pytest.fixture(scope="module", autouse=True)
