@@ -9,8 +9,8 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session):
     """The whole test suite: spec tests on the reference, known-wrong submissions, the CLI."""
-    session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.install("-e", ".[test,torch]")
+    session.run("pytest", "-n", "2", *session.posargs)
 
 
 @nox.session(python=PYTHON)

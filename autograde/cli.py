@@ -120,9 +120,12 @@ def gradescope_main(argv):
     parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML to grade by (its visibility settings go to results.json)")
     parser.add_argument("--data-dir", type=Path, help="the handout's NIST36 .mat files (default $HW5_DATA_DIR; else nist36-lite is bundled)")
     parser.add_argument("--leaderboard", action="store_true", help="publish Q4.4's text accuracy on Gradescope's leaderboard")
+    parser.add_argument("--with-torch", action="store_true", help="grade Q7 (extra credit) too: setup.sh installs torch's "
+                        "CPU wheels and the zip carries Q7's data (about 30 MB more)")
     args = parser.parse_args(argv)
     try:
-        built = build_autograder_zip(args.out_zip, args.rubric, args.data_dir, leaderboard=args.leaderboard)
+        built = build_autograder_zip(args.out_zip, args.rubric, args.data_dir, leaderboard=args.leaderboard,
+                                     torch=args.with_torch)
     except (RubricError, FileNotFoundError, OSError) as exc:
         print(f"autograde gradescope: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,9 @@ The zip holds Gradescope's two entry points at its root (setup.sh, run_autograde
 to grade by (its per-question `visibility` goes into results.json), the suite itself (installed
 editable by setup.sh) and the data grading needs, since Gradescope's machines cannot see
 ../shared: the handout's four images with their ground truth, and NIST36 (the handout's .mat
-files where $HW5_DATA_DIR or --data-dir names them, else the nist36-lite cache).
+files where $HW5_DATA_DIR or --data-dir names them, else the nist36-lite cache). With torch=True
+(Q7, extra credit) setup.sh also installs torch's CPU wheels, and the zip carries Q7's data: the
+MNIST test set, emnist-lite, flowers17 (split 1, resized) and SqueezeNet 1.1's ImageNet weights.
 """
 import stat
 import zipfile
@@ -37,6 +39,12 @@ fi
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install -q --upgrade pip
 "$ROOT/venv/bin/pip" install -q -e "$ROOT/source/suite[test]"
+@TORCH@"""
+
+# torch's CPU wheels: `import torch` leaves 0.21 GB resident and maps 0.5 GB (2.13.0 CPU, measured
+# here) against 0.57 GB and 3.3 GB for the CUDA build, which matters in a 768 MB container.
+INSTALL_TORCH = """"$ROOT/venv/bin/pip" install -q 'torch>=2.9,<=2.14.1' 'torchvision>=0.24,<=0.29.1' \\
+    --index-url https://download.pytorch.org/whl/cpu
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -57,15 +65,15 @@ exit 0
 """
 
 
-def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False):
+def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False, torch=False):
     """Write Gradescope's autograder.zip to out_zip.
 
     Inputs: the rubric TOML to grade by (validated here: a RubricError names its problem); data_dir:
             the handout's NIST36 folder (default $HW5_DATA_DIR; without one, nist36-lite is built or
             read from the cache and bundled); leaderboard: results.json gets the rubric's leaderboard
-            entries (Q4.4's text accuracy) for Gradescope's leaderboard.
+            entries (Q4.4's text accuracy) for Gradescope's leaderboard; torch: grade Q7 too (see above).
     Returns: {'zip': Path, 'data': which NIST36 went in, 'bytes': the zip's size}.
-    Raises FileNotFoundError when the handout images (Q4) are not in the shared data folder.
+    Raises FileNotFoundError when the handout images (Q4), or with torch Q7's data, are not here.
     """
     load_rubric(rubric_path)
     images = shared_data_dir() / "images"
@@ -78,10 +86,11 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False)
     else:
         _, nist36 = nist36_lite.cached(seed=0)
         target, which = f"data/cache/{nist36.name}", f"nist36-lite ({nist36.name})"
+    extra = _torch_data() if torch else {}
     out_zip = Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as archive:
-        _add_text(archive, "setup.sh", SETUP_SH, executable=True)
+        _add_text(archive, "setup.sh", SETUP_SH.replace("@TORCH@", INSTALL_TORCH if torch else ""), executable=True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER.replace("@LEADERBOARD@", "--leaderboard " if leaderboard else ""),
                   executable=True)
         archive.write(rubric_path, "rubric.toml")
@@ -89,7 +98,29 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False)
             _add_tree(archive, PROJECT_DIR / part, f"suite/{part}")
         _add_tree(archive, images, "data/shared/images")
         _add_tree(archive, nist36, target)
+        for name, source in extra.items():
+            _add_tree(archive, source, name)
+    if torch:
+        which += "; Q7: mnist-lite, emnist-lite, flowers17 and SqueezeNet's weights"
     return {"zip": out_zip, "data": which, "bytes": out_zip.stat().st_size}
+
+
+def _torch_data():
+    """{name in the zip: file or folder here} of what Q7's grading reads (built into the cache where
+    it is not there yet). Raises FileNotFoundError naming what is missing."""
+    from hw5data import emnist, flowers17, nist36_lite
+    from spec_tests._q7 import FLOWER_SIDE, SHARED_WEIGHTS, squeezenet_weights
+    shared = shared_data_dir()
+    weights = squeezenet_weights()
+    if weights is None:
+        raise FileNotFoundError(f"no squeezenet1_1 ImageNet weights in {shared / SHARED_WEIGHTS} or "
+                                "$HW5_SQUEEZENET_WEIGHTS: Q7.2.1's fine-tuning needs them")
+    flowers = flowers17.cached(FLOWER_SIDE)
+    emnist_folder = emnist.cached()[1]
+    return {f"data/shared/{nist36_lite.MNIST_IMAGES}": shared / nist36_lite.MNIST_IMAGES,
+            f"data/shared/{nist36_lite.MNIST_LABELS}": shared / nist36_lite.MNIST_LABELS,
+            f"data/shared/{SHARED_WEIGHTS}": weights,
+            f"data/cache/{emnist_folder.name}": emnist_folder, f"data/cache/{flowers.name}": flowers}
 
 
 def _add_text(archive, name, text, executable=False):

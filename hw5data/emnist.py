@@ -150,9 +150,14 @@ def cached(seed=0, shared=None, directory=None):
     save(scratch, splits)
     try:
         scratch.rename(folder)
-    except OSError:  # another process got there first, or a damaged copy is there
-        shutil.rmtree(folder, ignore_errors=True)
-        scratch.rename(folder)
+    except OSError:  # another process got there first (keep its copy), or a damaged copy is there
+        try:
+            load(folder)
+        except (OSError, EOFError, ValueError):
+            shutil.rmtree(folder, ignore_errors=True)
+            scratch.rename(folder)
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
     return splits, folder
 
 

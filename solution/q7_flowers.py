@@ -65,16 +65,14 @@ def load_images(paths, side):
     return torch.stack(tensors)
 
 
-def _side(model):
-    return PRETRAINED_SIDE if _is_finetune(model) else SCRATCH_SIDE
-
-
 @torch.no_grad()
-def _features(model, x, batch_size=64):
-    """SqueezeNet's frozen features of x, computed once: (N, 512, h, w)."""
+def _features(model, paths, batch_size=64):
+    """SqueezeNet's frozen features of the images at paths, computed once, a batch of files at a
+    time (680 decoded images at once would hold 200 MB): (N, 512, h, w)."""
     model.eval()
     model.to(device())
-    return torch.cat([model.features(part.to(device())).cpu() for part in x.split(batch_size)])
+    return torch.cat([model.features(load_images(paths[i:i + batch_size], PRETRAINED_SIDE).to(device())).cpu()
+                      for i in range(0, len(paths), batch_size)])
 
 
 def _flip(batch):
@@ -90,20 +88,22 @@ def train(model, folder, checkpoint=None):
     Returns history {"loss": [...], "accuracy": [...]}, one value per epoch."""
     dataset = torchvision.datasets.ImageFolder(folder)
     paths, labels = [p for p, _ in dataset.samples], torch.tensor(dataset.targets)
-    x = load_images(paths, _side(model))
     if _is_finetune(model):
         head = torch.nn.Sequential(model.classifier, torch.nn.Flatten())
-        history = train_classifier(head, _features(model, x), labels, **FINETUNE, description="Q7.2.1 SqueezeNet classifier")
+        history = train_classifier(head, _features(model, paths), labels, **FINETUNE, description="Q7.2.1 SqueezeNet classifier")
     else:
-        history = train_classifier(model, x, labels, **SCRATCH, augment=_flip, description="Q7.2.1 scratch CNN")
+        history = train_classifier(model, load_images(paths, SCRATCH_SIDE), labels, **SCRATCH, augment=_flip,
+                                   description="Q7.2.1 scratch CNN")
     if checkpoint is not None:
         torch.save(model.state_dict(), checkpoint)
     return history
 
 
-def predict(model, paths):
+def predict(model, paths, batch_size=64):
     """Q7.2.1 the class (folder order) of each image file in paths: (N,) int array."""
-    return predict_classes(model, load_images(paths, _side(model)), batch_size=64)
+    side = PRETRAINED_SIDE if _is_finetune(model) else SCRATCH_SIDE
+    return np.concatenate([predict_classes(model, load_images(paths[i:i + batch_size], side))
+                           for i in range(0, len(paths), batch_size)])
 
 
 def main(argv=None):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from q7_train import plot_history, predict_classes, seed_everything, train_classifier
+from q7_train import load_nist36, plot_history, predict_classes, seed_everything, train_classifier
 
 # Q3's training: plain SGD, batches of 32, 1e-2 on the summed loss = 0.32 on the mean loss torch takes.
 EPOCHS, BATCH_SIZE, LEARNING_RATE = 30, 32, 0.32
@@ -47,10 +47,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", default="../data", help="folder with nist36_{train,valid}.mat")
     parser.add_argument("--out-dir", default="results")
     args = parser.parse_args(argv)
-    import scipy.io
-    train_mat, valid_mat = (scipy.io.loadmat(Path(args.data_dir) / f"nist36_{s}.mat") for s in ("train", "valid"))
-    x, y = train_mat["train_data"], train_mat["train_labels"].argmax(axis=1)
-    vx, vy = valid_mat["valid_data"], valid_mat["valid_labels"].argmax(axis=1)
+    x, y, vx, vy = load_nist36(args.data_dir)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seed_everything(0)

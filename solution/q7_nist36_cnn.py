@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from q7_cnn import small_cnn
-from q7_train import plot_history, predict_classes, seed_everything, train_classifier
+from q7_train import load_nist36, plot_history, predict_classes, seed_everything, train_classifier
 
 EPOCHS, BATCH_SIZE, LEARNING_RATE = 10, 64, 1e-3
 CLASSES, SIDE = 36, 32
@@ -42,10 +42,7 @@ def main(argv=None):
     parser.add_argument("--out-dir", default="results")
     args = parser.parse_args(argv)
     import q7_mlp
-    import scipy.io
-    train_mat, valid_mat = (scipy.io.loadmat(Path(args.data_dir) / f"nist36_{s}.mat") for s in ("train", "valid"))
-    x, y = train_mat["train_data"], train_mat["train_labels"].argmax(axis=1)
-    vx, vy = valid_mat["valid_data"], valid_mat["valid_labels"].argmax(axis=1)
+    x, y, vx, vy = load_nist36(args.data_dir)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, module in (("MLP (Q7.1.1)", q7_mlp), ("CNN (Q7.1.3)", __import__(__name__))):

@@ -72,6 +72,17 @@ def predict_classes(model, x, batch_size=512):
     return torch.cat([model(part.to(where)).argmax(dim=1).cpu() for part in x.split(batch_size)]).numpy()
 
 
+def load_nist36(data_dir):
+    """The handout's nist36_train.mat and nist36_valid.mat in data_dir. Returns (x (N, 1024), labels
+    (N,), valid_x, valid_labels): rows as stored, labels as class indices."""
+    import scipy.io
+    found = []
+    for split in ("train", "valid"):
+        mat = scipy.io.loadmat(Path(data_dir) / f"nist36_{split}.mat")
+        found += [mat[f"{split}_data"], mat[f"{split}_labels"].argmax(axis=1)]
+    return tuple(found)
+
+
 def plot_history(history, path, title=""):
     """Training loss and accuracy per epoch, side by side; writes a PNG at path and returns path."""
     epochs = np.arange(1, len(history["loss"]) + 1)

@@ -39,6 +39,8 @@ SAFE_GLOBALS = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("pathlib", "PosixPath"): pathlib.PurePosixPath, ("pathlib", "Path"): pathlib.PurePosixPath,
     ("pathlib", "PurePosixPath"): pathlib.PurePosixPath,
+    # Python 3.13 pickles paths under their new home, pathlib._local.
+    ("pathlib._local", "PosixPath"): pathlib.PurePosixPath, ("pathlib._local", "PurePosixPath"): pathlib.PurePosixPath,
 }
 for _m in ("numpy.core.multiarray", "numpy._core.multiarray"):
     SAFE_GLOBALS[(_m, "_reconstruct")] = _reconstruct

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hw5data.paths import shared_data_dir
+from spec_tests import _torch_probes
 
 WEIGHTS_ENV = "HW5_SQUEEZENET_WEIGHTS"  # a squeezenet1_1 ImageNet state_dict file
 SHARED_WEIGHTS = "squeezenet/squeezenet1_1_imagenet_fp16.pth"
@@ -47,10 +48,13 @@ def flowers_folder():
         pytest.skip(f"the grader has no flowers17 images: {exc}")
 
 
-def stage_flowers(folder, workdir, rng):
+def stage_flowers(folder, workdir):
     """Copy the training split where the submission can read it, and the test images under random
-    names in a random order (a file name says its class). Returns (train folder, test paths, labels)."""
+    names in a random order (a file name says its class). The order comes from the OS's entropy, not
+    the grading seed, which the submission's process can learn. Returns (train folder, test paths
+    as a tuple of str, labels)."""
     from hw5data import flowers17
+    rng = np.random.default_rng()
     stage = Path(workdir) / f"flowers-{uuid.uuid4().hex[:12]}"
     shutil.copytree(folder / "train", stage / "train")
     paths, labels = flowers17.labelled_files(folder / "test")
@@ -60,12 +64,38 @@ def stage_flowers(folder, workdir, rng):
     for i in order:
         staged.append(stage / "test" / f"{uuid.UUID(bytes=rng.bytes(16)).hex}.jpg")
         shutil.copyfile(paths[i], staged[-1])
-    return stage / "train", staged, labels[order]
+    return stage / "train", tuple(map(str, staged)), labels[order]
+
+
+def train_module(submission, module, train, test, seed, keep=None):
+    """Run module's build_model, train and predict in the worker. train, test: (x, labels); the test
+    inputs go in a secret order (OS entropy), so predictions cannot be replayed by position.
+    Returns {"layers", "history", "predictions" (in test's own order)}; keep: a key to keep the
+    trained model under in the worker (for _torch_probes.read_with_kept)."""
+    submission.seed(seed)
+    (x, labels), (test_x, _) = train, test
+    order = np.random.default_rng().permutation(len(test_x))
+    what = f"{module._name}.build_model/train/predict"
+    if keep is None:
+        result = submission.run(_torch_probes.train_and_predict, module, x, labels, test_x[order], what=what)
+    else:
+        result = submission.run(_torch_probes.train_predict_and_keep, module, x, labels, test_x[order], keep, what=what)
+    predictions = np.empty_like(result["predictions"])
+    predictions[order] = result["predictions"]
+    return {**result, "predictions": predictions}
+
+
+def show_curves(module, result, out_dir, show_figure, caption):
+    """module.plot_history(history, path) must write a PNG at path; the report shows it."""
+    path = out_dir / "curves.png"
+    module.plot_history(result["history"], path)
+    show_figure(path, caption)
 
 
 def check_history(history, name="train"):
     """history must hold 'loss' and 'accuracy' lists, one finite value per epoch, accuracy in [0, 1]."""
     __tracebackhide__ = True
+    assert "problem" not in history, history.get("problem")
     loss, accuracy = history.get("loss", []), history.get("accuracy", [])
     assert loss and len(loss) == len(accuracy), \
         f"{name} must return {{'loss': [...], 'accuracy': [...]}}, one value per epoch; got lengths {len(loss)} and {len(accuracy)}"

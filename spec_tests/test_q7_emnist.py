@@ -17,7 +17,6 @@ import pytest
 
 from spec_tests import _q7, _torch_probes
 from spec_tests._pages import PAGES, char_accuracy, images_dir, load_page
-from spec_tests._q7_cnn import show_curves, train_module
 from spec_tests._reference import reference_reading
 from spec_tests._submission import BuiltInWorker
 
@@ -54,7 +53,7 @@ def data():
 @pytest.fixture(scope="module")
 def trained(submission, q7_emnist, data, grading_seed):
     splits, _ = data
-    return train_module(submission, q7_emnist, splits["train"], splits["test"], grading_seed, keep=KEPT)
+    return _q7.train_module(submission, q7_emnist, splits["train"], splits["test"], grading_seed, keep=KEPT)
 
 
 @pytest.fixture(scope="module")
@@ -135,4 +134,4 @@ def test_read_boxes_04_deep(submission, q7_emnist, trained, pages, show_finding)
 @question("7.1.4")
 def test_plot_history_draws_the_training_curves(q7_emnist, trained, out_dir, show_figure):
     """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
-    show_curves(q7_emnist, trained, out_dir, show_figure, "Q7.1.4 training loss and accuracy (CNN, EMNIST)")
+    _q7.show_curves(q7_emnist, trained, out_dir, show_figure, "Q7.1.4 training loss and accuracy (CNN, EMNIST)")

@@ -37,9 +37,7 @@ def q7_mlp(submission):
 def trained(submission, q7_mlp, nist36, grading_seed):
     """The submission's model trained by its own train() on the grader's NIST36 training split."""
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
-    submission.seed(grading_seed)
-    result = submission.run(_torch_probes.train_and_predict, q7_mlp, x, y.argmax(axis=1), vx,
-                            what="q7_mlp.build_model/train/predict")
+    result = _q7.train_module(submission, q7_mlp, (x, y.argmax(axis=1)), (vx, vy.argmax(axis=1)), grading_seed)
     return result, vy.argmax(axis=1), nist36
 
 
@@ -75,8 +73,9 @@ def test_mlp_reaches_the_validation_bar(trained, show_finding, record_property):
     result, labels, data = trained
     record_property("data", data.description)
     valid = _q7.accuracy(result["predictions"], labels)
+    training = result["history"].get("accuracy") or [float("nan")]
     show_finding(f"MLP: validation accuracy {valid:.1%} on {data.name} (bar {VALID_BAR:.0%}); "
-                 f"training accuracy {result['history']['accuracy'][-1]:.1%}")
+                 f"training accuracy {training[-1]:.1%}")
     _q7.check_bar(valid, VALID_BAR, "the validation accuracy", data.name,
                   "Q3's network reaches about 72% there; compare the learning rate and the number of epochs with Q3's.")
 
@@ -84,6 +83,4 @@ def test_mlp_reaches_the_validation_bar(trained, show_finding, record_property):
 @question("7.1.1")
 def test_plot_history_draws_the_training_curves(q7_mlp, trained, out_dir, show_figure):
     """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
-    result, _, _ = trained
-    path = q7_mlp.plot_history(result["history"], out_dir / "q7_1_1_curves.png")
-    show_figure(path, "Q7.1.1 training loss and accuracy (MLP, NIST36)")
+    _q7.show_curves(q7_mlp, trained[0], out_dir, show_figure, "Q7.1.1 training loss and accuracy (MLP, NIST36)")

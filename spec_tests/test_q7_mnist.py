@@ -7,7 +7,6 @@ computed here from the submission's predictions.
 import pytest
 
 from spec_tests import _q7
-from spec_tests._q7_cnn import show_curves, train_module
 
 question = pytest.mark.question
 # Reference over 10 seeds on mnist-lite (benchmarks/q7_threshold.py): test accuracy mean 0.9786, sd
@@ -37,7 +36,7 @@ def data():
 @pytest.fixture(scope="module")
 def trained(submission, q7_mnist, data, grading_seed):
     splits, _ = data
-    return train_module(submission, q7_mnist, splits["train"], splits["test"], grading_seed)
+    return _q7.train_module(submission, q7_mnist, splits["train"], splits["test"], grading_seed)
 
 
 @question("7.1.2")
@@ -54,4 +53,4 @@ def test_mnist_cnn_reaches_the_test_bar(trained, data, show_finding):
 @question("7.1.2")
 def test_plot_history_draws_the_training_curves(q7_mnist, trained, out_dir, show_figure):
     """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
-    show_curves(q7_mnist, trained, out_dir, show_figure, "Q7.1.2 training loss and accuracy (CNN, MNIST)")
+    _q7.show_curves(q7_mnist, trained, out_dir, show_figure, "Q7.1.2 training loss and accuracy (CNN, MNIST)")

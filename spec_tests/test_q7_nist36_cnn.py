@@ -7,7 +7,6 @@ job. The validation accuracy is computed here from its predictions.
 import pytest
 
 from spec_tests import _q7
-from spec_tests._q7_cnn import show_curves, train_module
 
 question = pytest.mark.question
 # Reference over 10 seeds on nist36-lite v3 (benchmarks/q7_threshold.py): validation accuracy mean
@@ -29,7 +28,7 @@ def q7_nist36_cnn(submission):
 @pytest.fixture(scope="module")
 def trained(submission, q7_nist36_cnn, nist36, grading_seed):
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
-    return train_module(submission, q7_nist36_cnn, (x, y.argmax(axis=1)), (vx, vy.argmax(axis=1)), grading_seed)
+    return _q7.train_module(submission, q7_nist36_cnn, (x, y.argmax(axis=1)), (vx, vy.argmax(axis=1)), grading_seed)
 
 
 @question("7.1.3")
@@ -53,4 +52,4 @@ def test_nist36_cnn_reaches_the_validation_bar(trained, nist36, show_finding, re
 @question("7.1.3")
 def test_plot_history_draws_the_training_curves(q7_nist36_cnn, trained, out_dir, show_figure):
     """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
-    show_curves(q7_nist36_cnn, trained, out_dir, show_figure, "Q7.1.3 training loss and accuracy (CNN, NIST36)")
+    _q7.show_curves(q7_nist36_cnn, trained, out_dir, show_figure, "Q7.1.3 training loss and accuracy (CNN, NIST36)")

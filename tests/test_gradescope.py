@@ -1,15 +1,19 @@
 """`autograde gradescope`: the autograder.zip, unpacked into a folder laid out like Gradescope's
 /autograder and run there with the suite it bundles."""
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 
 import jsonschema
+import pytest
 
 from autograde import PROJECT_DIR
 from autograde.cli import main
+from spec_tests._q7 import squeezenet_weights
 from tests.conftest import known_wrong
 from tests.test_cli import SCHEMA
 
@@ -59,3 +63,31 @@ def test_a_malformed_rubric_builds_no_zip(tmp_path, capsys):
     assert main(["gradescope", str(tmp_path / "a.zip"), "--rubric", str(tmp_path / "bad.toml")]) == 2
     assert "bad.toml" in capsys.readouterr().err and not (tmp_path / "a.zip").exists()
 
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torchvision") is None or squeezenet_weights() is None,
+                    reason="Q7's grading needs torch and torchvision here, and SqueezeNet's weights in the shared data")
+def test_with_torch_the_zip_installs_torch_and_carries_q7s_data(tmp_path):
+    """--with-torch: setup.sh installs torch's CPU wheels, and Q7 is graded from what the zip holds
+    (here Q7.1.2, on the bundled MNIST test set; the HW5_ variables of this machine are removed)."""
+    assert main(["gradescope", str(tmp_path / "autograder.zip"), "--with-torch"]) == 0
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
+        names = set(archive.namelist())
+        assert {"data/shared/mnist/t10k-images-idx3-ubyte.gz", "data/shared/squeezenet/squeezenet1_1_imagenet_fp16.pth"} <= names
+        assert any(n.startswith("data/cache/emnist-lite-") for n in names)
+        assert sum(n.startswith("data/cache/flowers17-") and n.endswith(".jpg") for n in names) == 1360
+        assert "download.pytorch.org/whl/cpu" in archive.read("setup.sh").decode()
+        archive.extractall(root / "source")
+    assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
+    (root / "submission").mkdir()
+    for module in ("q7_mnist", "q7_cnn", "q7_train"):
+        shutil.copyfile(known_wrong.REFERENCE_DIR / f"{module}.py", root / "submission" / f"{module}.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HW5_")}
+    env.update(AUTOGRADER_ROOT=str(root), AUTOGRADE=f"{sys.executable} -m autograde",
+               PYTHONPATH=str(root / "source" / "suite"), HW5_AUTOGRADE_ARGS="-q 7.1.2")
+    proc = subprocess.run(["bash", root / "source" / "run_autograder"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert [(t["number"], t["score"]) for t in results["tests"]] == [("7.1.2", 2.0)], results["output"][-2000:]
