@@ -78,7 +78,8 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     assert [f.name for f in figures] == ["q3.1.1-1.png", "q3.1.1-2.png", "q3.1.2-1.png", "q3.1.2-2.png",
                                          "q3.1.3-1.png", "q3.1.3-2.png", "q3.1.4-1.png",
                                          *(f"q4.3-{n}.png" for n in range(1, 9)), "q4.4-1.png",
-                                         "q5.2-1.png", "q5.3.1-1.png", "q6.2-1.png"]
+                                         "q5.2-1.png", "q5.3.1-1.png", "q6.2-1.png",
+                                         "q7.1.1-1.png", "q7.1.2-1.png", "q7.1.3-1.png", "q7.1.4-1.png"]
     for figure in figures:
         assert figure.read_bytes().startswith(b"\x89PNG") and f"](report_figures/{figure.name})" in report
     assert "best network (lr 0.01): test accuracy" in report and "most confused pairs: " in report
@@ -234,7 +235,7 @@ def test_html_report_is_self_contained_and_renders_in_chromium(reference_run, tm
     figures = sorted((reference_run.folder / "report_figures").glob("*.png"))
     assert sorted(base64.b64decode(i) for i in images) == sorted(f.read_bytes() for f in figures)
     assert "<script" not in page and "http://" not in page and "https://" not in page
-    assert "Content-Security-Policy" in page and "For a TA to grade (75 points)" in page
+    assert "Content-Security-Policy" in page and "For a TA to grade (50 points)" in page
     assert "<tr><td>DEEPEST LEARNING" not in page and "<td>DEEPEST LEARNING</td></tr>" in page  # extracted | truth
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if chromium is None:
