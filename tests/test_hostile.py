@@ -108,15 +108,12 @@ def guarded(tmp_path_factory):
     """Sets the sandbox up strictly, listens on LISTEN_PORT, and after the corpus checks that
     nothing outside the sandbox changed."""
     patch = pytest.MonkeyPatch()
-    patch.setenv(_sandbox.SANDBOX_VARIABLE, "bwrap")
-    patch.setenv(_sandbox.MEMORY_VARIABLE, "1024")   # the memory bomb hits its cap in a second
-    PWNED.unlink(missing_ok=True)
     _set_subreaper(True)
     before, processes = _digest(GUARDED), _living_descendants()
     connections = []
+    stop = threading.Event()
     server = socket.create_server(("127.0.0.1", LISTEN_PORT))
     server.settimeout(0.2)
-    stop = threading.Event()
 
     def listen():
         while not stop.is_set():
@@ -126,11 +123,18 @@ def guarded(tmp_path_factory):
                 pass
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
-    yield
-    stop.set()
-    thread.join()
-    server.close()
-    patch.undo()
+    # Set only now, and undone whatever happens: the environment outlives this module (other tests
+    # of the same process would grade with a 1 GB worker, too small for torch).
+    patch.setenv(_sandbox.SANDBOX_VARIABLE, "bwrap")
+    patch.setenv(_sandbox.MEMORY_VARIABLE, "1024")   # the memory bomb hits its cap in a second
+    PWNED.unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        patch.undo()
+        stop.set()
+        thread.join()
+        server.close()
     assert _digest(GUARDED) == before, "a hostile submission changed the grader's files"
     assert CANARY.exists()
     assert not PWNED.exists(), "a hostile answer ran a shell command in the grader"
