@@ -25,9 +25,11 @@ def torchvision_root():
 def from_torchvision(root, download=False):
     """The official 60k/10k MNIST through torchvision.datasets.MNIST(root, download=download)."""
     from torchvision.datasets import MNIST
-    return {split: (MNIST(root, train=split == "train", download=download).data.numpy(),
-                    MNIST(root, train=split == "train", download=download).targets.numpy().astype(np.int64))
-            for split in ("train", "test")}
+    splits = {}
+    for split in ("train", "test"):
+        data = MNIST(root, train=split == "train", download=download)
+        splits[split] = data.data.numpy(), data.targets.numpy().astype(np.int64)
+    return splits
 
 
 def lite(shared=None, seed=0):

@@ -130,12 +130,12 @@ def _summary(layers):
     return ", ".join(f"{name}({attrs['in']}->{attrs['out']})" if attrs else name for name, attrs in layers)[:400]
 
 
-def accuracy(predictions, labels, function="predict"):
+def accuracy(predictions, labels):
     """The fraction of predictions equal to labels, after checking their shape."""
     __tracebackhide__ = True
     predictions = np.asarray(predictions)
     assert predictions.shape == labels.shape, \
-        f"{function} returned {predictions.shape} predictions for {labels.shape[0]} inputs; expected one class index each"
+        f"predict returned {predictions.shape} predictions for {labels.shape[0]} inputs; expected one class index each"
     return float(np.mean(predictions == labels))
 
 

@@ -124,15 +124,15 @@ def read_with_kept(module, key, bw, boxes):
 
 
 def mlp_on(module, x):
-    """module.build_model() run on x (N, 1024), untrained. Returns {"layers", "weights": [(W (out, in),
-    b (out,)) of each Linear layer in order], "output": (N, C) float64}."""
+    """module.build_model() run on x (N, 1024), untrained. Returns {"weights": [(W (out, in), b (out,))
+    of each Linear layer in the order the forward pass ran them], "output": (N, C) float64}."""
     torch = _torch()
     model = _model_of(module.build_model, "build_model")
     model.eval()
     with torch.no_grad(), _call_order(model) as order:
         output = model(torch.as_tensor(x, dtype=torch.float32))
     linear = [m for m in order if isinstance(m, torch.nn.Linear)]
-    return {"layers": layers(model, order), "output": output.double().numpy(),
+    return {"output": output.double().numpy(),
             "weights": [(m.weight.detach().double().numpy(), None if m.bias is None else m.bias.detach().double().numpy())
                         for m in linear]}
 
