@@ -1,8 +1,10 @@
 """Grade the reference as a Gradescope default container would: ONE core (this process and its
-children are pinned to CPU 0), one question process at a time. Prints each test process's wall time
-and peak memory, the total, and the largest peak (the container allows 10 minutes and 768 MB).
+children are pinned to CPU 0), one question process at a time, and, where this machine lets the
+grader make a memory cgroup (root, cgroup v1 or v2), all of it inside one cgroup capped at 768 MB
+with no swap, as the container's is. Prints each question's score, each test process's wall time
+and peak memory, the total, the cgroup's peak and its out-of-memory kills.
 
-    python benchmarks/budget.py [--seed N]
+    python benchmarks/budget.py [--seed N] [--only 7.1.1 7.2.1 ...] [--memory-limit MB | --no-memory-limit]
 """
 import argparse
 import os
@@ -10,24 +12,71 @@ import time
 
 from autograde import REFERENCE_DIR
 from autograde.grading import grade
-from autograde.report import usage_table
+from autograde.report import print_table, usage_table
 from autograde.rubric import load_rubric
+from spec_tests._sandbox import _remove_cgroup, make_cgroups
 
 MINUTES, MEGABYTES = 10, 768
 
 
-def main(seed):
+class MemoryCgroup:
+    """A fresh memory cgroup that this process (and so every child it starts) moves into."""
+
+    def __init__(self, group):
+        self.group = group
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+
+    @classmethod
+    def make(cls, megabytes):
+        """The cgroup, or None where none can be made (not root, no memory controller, read-only)."""
+        groups = make_cgroups(megabytes << 20, prefix="hw5-budget-")
+        return cls(groups[0]) if groups else None
+
+    def readings(self):
+        """(peak bytes, or None where the kernel does not keep it; out-of-memory kills)."""
+        v1 = (self.group / "memory.oom_control").exists()
+        peak_file = self.group / ("memory.max_usage_in_bytes" if v1 else "memory.peak")
+        peak = int(peak_file.read_text()) if peak_file.exists() else None
+        events = (self.group / ("memory.oom_control" if v1 else "memory.events")).read_text().splitlines()
+        kills = sum(int(line.split()[1]) for line in events if line.startswith("oom_kill "))
+        return peak, kills
+
+    def leave(self):
+        (self.group.parent / "cgroup.procs").write_text(str(os.getpid()))
+        _remove_cgroup(self.group)
+
+
+def main(seed, only, megabytes):
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # children inherit the one core
+    cgroup = MemoryCgroup.make(megabytes) if megabytes else None
     start = time.monotonic()
-    results = grade(REFERENCE_DIR, load_rubric(), seed=seed, jobs=1)
-    wall = time.monotonic() - start
+    try:
+        results = grade(REFERENCE_DIR, load_rubric(), seed=seed, jobs=1, only=only)
+        wall = time.monotonic() - start
+        readings = cgroup.readings() if cgroup else None
+    finally:
+        if cgroup:
+            cgroup.leave()
+    print_table(results)
     print("\n".join(usage_table(results)))
     peak = max((r.peak_rss or 0) for r in results.questions) / 2**20
-    print(f"\n{results.summary()}\nall questions on one core: {wall:.1f} s (budget {MINUTES * 60} s); "
-          f"largest process {peak:.0f} MB (budget {MEGABYTES} MB)")
+    print(f"\n{"all questions" if only is None else "these questions"} on one core: {wall:.1f} s (budget {MINUTES * 60} s); "
+          f"largest process tree {peak:.0f} MB (proportional set size; budget {MEGABYTES} MB)")
+    if readings:
+        cgroup_peak, kills = readings
+        shown = f"{cgroup_peak / 2**20:.0f} MB" if cgroup_peak is not None else "not kept by this kernel"
+        print(f"memory cgroup capped at {megabytes} MB, no swap: peak {shown} (page cache included), "
+              f"{kills} out-of-memory kill(s)")
+    elif megabytes:
+        print(f"no memory cgroup could be made here (root and a writable cgroup hierarchy are needed): "
+              f"the {megabytes} MB cap was not enforced")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    main(parser.parse_args().seed)
+    parser.add_argument("--only", nargs="+", metavar="QUESTION", help="question ids (default: all)")
+    parser.add_argument("--memory-limit", type=int, default=MEGABYTES, metavar="MB")
+    parser.add_argument("--no-memory-limit", dest="memory_limit", action="store_const", const=0)
+    args = parser.parse_args()
+    main(args.seed, args.only, args.memory_limit)

@@ -8,8 +8,12 @@ scores, home directories and other submissions are simply not there. Without bub
 back to a plain process, and says so (HW5_SANDBOX=none, or `auto` when bwrap cannot run).
 
 Either way the worker gets rlimits: address space, file size, core dumps, CPU time when asked, and
-a cap on processes (RLIMIT_NPROC, or a pids cgroup where the grader runs as root, which
-RLIMIT_NPROC does not bind). It dies with the test process (PR_SET_PDEATHSIG / --die-with-parent).
+a cap on processes (RLIMIT_NPROC). Where the grader runs as root and may make cgroups (not in a
+container whose cgroup file system is read-only), the worker also runs in cgroups of its own: pids
+(RLIMIT_NPROC does not bind root) and memory, which caps all its processes together at the same
+figure as each one's address space. It dies with the test process (PR_SET_PDEATHSIG / --die-with-parent). Its oom_score_adj is 1000:
+where the machine or container runs out of memory (a Gradescope container has 768 MB), the kernel
+kills the submission's worker, not the test process or autograde, so the report is still written.
 """
 import ctypes
 import functools
@@ -31,12 +35,15 @@ CPU_VARIABLE = "HW5_WORKER_CPU_SECONDS"   # CPU-time cap of the worker, seconds 
 DEFAULT_MEMORY_MB = 4096
 MAX_PROCESSES = 64
 MAX_FILE_BYTES = 64 << 20                 # largest file (or stdout) the submission may write
+OOM_SCORE_ADJ = 1000                      # the worker is the OOM killer's first choice
 PACKAGE_DIR = Path(__file__).resolve().parent
 SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/ld.so.cache", "/etc/alternatives",
                 "/etc/fonts", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _cgroups = itertools.count()
 CGROUP_PREFIX = "hw5-worker-"
+CGROUP_HIERARCHIES = (("pids", Path("/sys/fs/cgroup/pids")), ("memory", Path("/sys/fs/cgroup/memory")),
+                      ("", Path("/sys/fs/cgroup")))  # v1 controllers' own hierarchies, then v2's unified one
 _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded now: dlopen between fork and exec can deadlock
 
 
@@ -89,7 +96,8 @@ def start_worker(submission, writable, output):
     python = [sys.executable, "-m", "spec_tests._worker"]
     command = python if mode == "none" else _bwrap_command(submission, writable, env) + python
     root = os.geteuid() == 0
-    cgroup = _pids_cgroup() if root else None
+    memory = int(os.environ.get(MEMORY_VARIABLE) or DEFAULT_MEMORY_MB) << 20
+    cgroups = make_cgroups(memory, MAX_PROCESSES) if root else []
     # Counted here, not in the child: between fork and exec only async-signal-safe work is safe.
     processes = None if root else _tasks_of_this_user() + MAX_PROCESSES
     to_worker_r, to_worker_w = os.pipe()
@@ -98,16 +106,16 @@ def start_worker(submission, writable, output):
         process = subprocess.Popen([*command, str(to_worker_r), str(from_worker_w), str(submission)], cwd=writable,
                                    env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                                    pass_fds=(to_worker_r, from_worker_w),
-                                   preexec_fn=functools.partial(_limit_child, cgroup, processes))
+                                   preexec_fn=functools.partial(_limit_child, memory, cgroups, processes))
     except BaseException:
         for fd in (to_worker_w, from_worker_r):
             os.close(fd)
-        _remove_cgroup(cgroup)
+        _remove_cgroups(cgroups)
         raise
     finally:
         os.close(to_worker_r)
         os.close(from_worker_w)
-    return process, (from_worker_r, to_worker_w), functools.partial(_remove_cgroup, cgroup)
+    return process, (from_worker_r, to_worker_w), functools.partial(_remove_cgroups, cgroups)
 
 
 def _worker_env(writable):
@@ -136,9 +144,9 @@ def _bwrap_command(submission, writable, env):
     return command
 
 
-def _limit_child(cgroup, processes):
-    """In the child before exec: rlimits, die with the test process, join the pids cgroup."""
-    memory = int(os.environ.get(MEMORY_VARIABLE) or DEFAULT_MEMORY_MB) << 20
+def _limit_child(memory, cgroups, processes):
+    """In the child before exec: rlimits, die with the test process, join its cgroups, and be
+    the first process the kernel's out-of-memory killer picks."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -147,9 +155,17 @@ def _limit_child(cgroup, processes):
         resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
     if processes is not None:
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    if cgroup is not None:
-        os.write(os.open(cgroup / "cgroup.procs", os.O_WRONLY), str(os.getpid()).encode())
+    for group in cgroups:
+        fd = os.open(group / "cgroup.procs", os.O_WRONLY)
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the file-size cap fails instead of killing
+    try:  # in a container short of memory the kernel's OOM killer then picks the worker, not the grader
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        os.write(fd, str(OOM_SCORE_ADJ).encode())
+        os.close(fd)
+    except OSError:
+        pass
     _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
@@ -166,23 +182,41 @@ def _tasks_of_this_user():
     return count
 
 
-def _pids_cgroup():
-    """A fresh pids cgroup capped at MAX_PROCESSES, inside this process's own pids cgroup (so the
-    worker stays under the limits the grader runs under), or None (root only: RLIMIT_NPROC does
-    not bind root)."""
-    for controller, root in (("pids", Path("/sys/fs/cgroup/pids")), ("", Path("/sys/fs/cgroup"))):
+def make_cgroups(memory_bytes, processes=None, prefix=CGROUP_PREFIX):
+    """Fresh cgroups, each inside this process's own (so what joins them stays under the limits the
+    grader runs under): the memory of all their processes together (page cache included, no swap)
+    capped at memory_bytes, and their tasks at `processes` where given. cgroup v1 has one hierarchy
+    per controller, v2 one for all. Returns the groups made: none where the hierarchies are
+    read-only (a container) or missing, and then only the rlimits bind."""
+    pids = [("pids.max", processes)] if processes else []
+    limits = {"pids": pids,
+              "memory": [("memory.limit_in_bytes", memory_bytes), ("memory.memsw.limit_in_bytes", memory_bytes)],
+              "": [*pids, ("memory.max", memory_bytes), ("memory.swap.max", 0)]}
+    groups = []
+    for controller, root in CGROUP_HIERARCHIES:
         own = _own_cgroup(controller)
         parent = root / own.lstrip("/") if own is not None else None
         if parent is None or not (parent / "cgroup.procs").exists() or not os.access(parent, os.W_OK):
             continue
-        group = parent / f"{CGROUP_PREFIX}{os.getpid()}-{next(_cgroups)}"
+        if not limits[controller]:
+            continue
+        group = parent / f"{prefix}{os.getpid()}-{next(_cgroups)}"
         try:
             group.mkdir()
-            (group / "pids.max").write_text(str(MAX_PROCESSES))
-            return group
         except OSError:
+            continue
+        capped = False
+        for name, value in limits[controller]:
+            try:  # the order matters: v1's memsw limit may not be set below the memory limit
+                (group / name).write_text(str(value))
+                capped = True
+            except OSError:  # a controller this parent does not delegate, or no swap accounting
+                pass
+        if capped:
+            groups.append(group)
+        else:
             _remove_cgroup(group)
-    return None
+    return groups
 
 
 def _own_cgroup(controller):
@@ -198,20 +232,25 @@ def _own_cgroup(controller):
 
 
 def remove_worker_cgroups(pid):
-    """Remove the pids cgroups the test process `pid` made, killing what is left in them: a test
-    process killed at its time limit cannot clean up after itself (autograde calls this)."""
-    for controller, root in (("pids", Path("/sys/fs/cgroup/pids")), ("", Path("/sys/fs/cgroup"))):
+    """Remove the cgroups the test process `pid` made, killing what is left in them: a test process
+    killed at its time limit cannot clean up after itself (autograde calls this)."""
+    for controller, root in CGROUP_HIERARCHIES:
         own = _own_cgroup(controller)
         if own is not None:
             for group in (root / own.lstrip("/")).glob(f"{CGROUP_PREFIX}{pid}-*"):
                 _remove_cgroup(group)
 
 
+def _remove_cgroups(groups):
+    for group in groups:
+        _remove_cgroup(group)
+
+
 def _remove_cgroup(group):
-    """Kill whatever is left in the cgroup (the worker's children) and remove it."""
-    if group is None:
-        return
-    for _ in range(50):
+    """Kill whatever is left in the cgroup (the worker's children) and remove it. A killed process
+    can take seconds to go from a cgroup at its memory limit: it waits up to 10 s for that."""
+    deadline = time.monotonic() + 10
+    while True:
         try:
             for pid in (group / "cgroup.procs").read_text().split():
                 try:
@@ -220,5 +259,9 @@ def _remove_cgroup(group):
                     pass
             group.rmdir()
             return
+        except FileNotFoundError:
+            return
         except OSError:
+            if time.monotonic() > deadline:
+                return
             time.sleep(0.02)

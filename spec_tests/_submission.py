@@ -54,7 +54,9 @@ CONTRACT = {
 OUTPUT_TAIL_CHARS = 600
 MAX_FILE_READ = 20 << 20        # the largest figure the tests read back
 MAX_ERROR_CHARS = 2000
-SIGNAL_MEANING = {signal.SIGKILL: "killed (its memory or process limit, or the grader's time limit)",
+SIGNAL_MEANING = {signal.SIGKILL: "killed (SIGKILL: its memory or process limit, the kernel's out-of-memory "
+                                   "killer where the machine or container ran short of memory, or the grader's "
+                                   "time limit)",
                   signal.SIGXCPU: "stopped at its CPU-time limit", signal.SIGSEGV: "crashed (segmentation fault)",
                   signal.SIGABRT: "aborted"}
 
@@ -272,6 +274,8 @@ class Submission:
             code = self._process.wait(timeout=10)
         except Exception:  # noqa: BLE001
             code = None
+        if code is not None and code > 128 and code - 128 in SIGNAL_MEANING:
+            code = 128 - code  # bwrap, whose child is the worker, exits 128 + the signal that killed it
         if code is not None and code < 0:
             how = f"was {SIGNAL_MEANING.get(-code, f'killed by signal {-code}')}"
         else:

@@ -2,12 +2,16 @@
 wrote, and the restricted reader of its answers."""
 import os
 import pickle
+import signal
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from spec_tests import _sandbox
 from spec_tests._channel import UnreadableAnswer, read_untrusted
-from spec_tests._submission import Submission, read_file_under
+from spec_tests._submission import Submission, SubmissionProcessDied, read_file_under
 
 
 def test_a_figure_is_read_only_as_a_regular_file_inside_the_submissions_folder(tmp_path):
@@ -66,3 +70,63 @@ def test_an_error_raised_in_the_submission_says_where_and_keeps_its_type(tmp_pat
     finally:
         worker.close()
     assert str(raised.value) == '"\'cache_output\' (raised at nn.py:2)"'
+
+
+def test_the_worker_is_the_out_of_memory_killers_first_choice_and_its_death_is_named(tmp_path):
+    """In a container short of memory the kernel kills the submission's worker, not the grader. A
+    worker killed from outside by SIGKILL, as the OOM killer does (bwrap then exits 137), is reported
+    as killed, with the likely causes. (Inside bwrap the worker is pid 1 and cannot SIGKILL itself.)"""
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "nn.py").write_text(
+        "import time\n"
+        "def oom_score_adj():\n    return open('/proc/self/oom_score_adj').read().strip()\n"
+        "def wait():\n    time.sleep(60)\n")
+    worker = Submission(submission, tmp_path / "files")
+
+    def kill_the_worker():
+        pid = worker._process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        os.kill(int(children[0]) if children else pid, signal.SIGKILL)  # bwrap's child, or the plain worker
+
+    try:
+        assert worker.module("nn").oom_score_adj() == "1000"
+        timer = threading.Timer(1.0, kill_the_worker)
+        timer.start()
+        with pytest.raises(SubmissionProcessDied, match=r"was killed \(SIGKILL: .*out-of-memory killer"):
+            worker.module("nn").wait()
+    finally:
+        timer.cancel()
+        worker.close()
+
+
+def test_the_memory_of_all_the_workers_processes_together_is_capped(tmp_path, monkeypatch):
+    """Each process's address space is capped by an rlimit; where the grader may make a memory
+    cgroup, their sum is capped too: four children of 500 MB each under a 1536 MB cap cannot all live."""
+    made = _sandbox.make_cgroups(256 << 20)
+    memory_cgroup = any((group / name).exists() for group in made for name in ("memory.limit_in_bytes", "memory.max"))
+    _sandbox._remove_cgroups(made)
+    if os.geteuid() != 0 or not memory_cgroup:
+        pytest.skip("no memory cgroup can be made here (root and a writable cgroup hierarchy are needed)")
+    monkeypatch.setenv(_sandbox.MEMORY_VARIABLE, "1536")
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "nn.py").write_text(
+        "import os, time\nimport numpy as np\n"
+        "def hogs(count, megabytes):\n"
+        "    pids = []\n"
+        "    for _ in range(count):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            held = np.ones(megabytes << 17)\n"
+        "            time.sleep(2)\n"
+        "            os._exit(0)\n"
+        "        pids.append(pid)\n"
+        "    return [os.waitpid(pid, 0)[1] for pid in pids]\n")
+    worker = Submission(submission, tmp_path / "files")
+    try:
+        statuses = worker.module("nn").hogs(4, 500)
+    finally:
+        worker.close()
+    killed = [s for s in statuses if os.WIFSIGNALED(s) and os.WTERMSIG(s) == signal.SIGKILL]
+    assert killed, f"four 500 MB children all lived under a 1536 MB cap (wait statuses {statuses})"
