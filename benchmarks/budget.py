@@ -60,7 +60,8 @@ def main(seed, only, megabytes):
     print_table(results)
     print("\n".join(usage_table(results)))
     peak = max((r.peak_rss or 0) for r in results.questions) / 2**20
-    print(f"\n{"all questions" if only is None else "these questions"} on one core: {wall:.1f} s (budget {MINUTES * 60} s); "
+    graded = "all questions" if only is None else "these questions"
+    print(f"\n{graded} on one core: {wall:.1f} s (budget {MINUTES * 60} s); "
           f"largest process tree {peak:.0f} MB (proportional set size; budget {MEGABYTES} MB)")
     if readings:
         cgroup_peak, kills = readings
