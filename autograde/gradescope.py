@@ -41,8 +41,9 @@ fi
 "$ROOT/venv/bin/pip" install -q -e "$ROOT/source/suite[test]"
 @TORCH@"""
 
-# torch's CPU wheels: `import torch` leaves 0.21 GB resident and maps 0.5 GB (2.13.0 CPU, measured
-# here) against 0.57 GB and 3.3 GB for the CUDA build, which matters in a 768 MB container.
+# torch's CPU wheels: importing torch and torchvision leaves 0.32 GB resident against 0.69 GB for the
+# CUDA build. In a 768 MB memory cgroup on one core (benchmarks/budget.py) the reference gets Q7's
+# 25/25 with torch 2.13.0+cpu (peak 682 MB); with the CUDA build Q7.2.1's worker is OOM-killed.
 INSTALL_TORCH = """"$ROOT/venv/bin/pip" install -q 'torch>=2.9,<=2.14.1' 'torchvision>=0.24,<=0.29.1' \\
     --index-url https://download.pytorch.org/whl/cpu
 """
