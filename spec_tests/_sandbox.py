@@ -11,9 +11,10 @@ Either way the worker gets rlimits: address space, file size, core dumps, CPU ti
 a cap on processes (RLIMIT_NPROC). Where the grader runs as root and may make cgroups (not in a
 container whose cgroup file system is read-only), the worker also runs in cgroups of its own: pids
 (RLIMIT_NPROC does not bind root) and memory, which caps all its processes together at the same
-figure as each one's address space. It dies with the test process (PR_SET_PDEATHSIG / --die-with-parent). Its oom_score_adj is 1000:
-where the machine or container runs out of memory (a Gradescope container has 768 MB), the kernel
-kills the submission's worker, not the test process or autograde, so the report is still written.
+figure as each one's address space. It dies with the test process (PR_SET_PDEATHSIG /
+--die-with-parent). Its oom_score_adj is 1000: where the machine or container runs out of memory
+(a Gradescope container has 768 MB), the kernel kills the submission's worker, not the test
+process or autograde, so the report is still written.
 """
 import ctypes
 import functools

@@ -89,9 +89,9 @@ def test_the_worker_is_the_out_of_memory_killers_first_choice_and_its_death_is_n
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         os.kill(int(children[0]) if children else pid, signal.SIGKILL)  # bwrap's child, or the plain worker
 
+    timer = threading.Timer(1.0, kill_the_worker)
     try:
         assert worker.module("nn").oom_score_adj() == "1000"
-        timer = threading.Timer(1.0, kill_the_worker)
         timer.start()
         with pytest.raises(SubmissionProcessDied, match=r"was killed \(SIGKILL: .*out-of-memory killer"):
             worker.module("nn").wait()
