@@ -18,6 +18,7 @@ from autograde.grading import SubmissionError, grade
 from autograde.report import print_table, write_report
 from autograde.results import failed_everything
 from autograde.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+from autograde.run import end_stray_children
 from autograde.starter import write_starter
 
 
@@ -83,6 +84,7 @@ def main(argv=None):
     except SubmissionError as exc:
         results, status = failed_everything(args.submission, rubric, str(exc), args.seed, only), 2
     except KeyboardInterrupt:
+        end_stray_children()
         notice = "grading was interrupted before it finished; no points were given"
         results, status = failed_everything(args.submission, rubric, notice, args.seed, only), 130
     except Exception:  # a bug in the grader itself: still write a report that says so

@@ -210,6 +210,31 @@ def kill_all_children():
         signal_group(child.pid)
 
 
+def end_stray_children():
+    """Kill and reap every child process this process still has (after an interrupt, before exit).
+
+    A signal that lands while a child is being started (between Popen's fork and its return) or
+    while subprocess.run waits leaves a child that no Popen object reaps; unreaped, it outlives the
+    grader as a zombie where the container's init reaps nothing. Linux's /proc lists them all.
+    """
+    pids = set()
+    for listing in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids.update(int(pid) for pid in listing.read_text().split())
+        except (OSError, ValueError):
+            continue
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
 def allow_children():
     """Let run_question start children again (a new grading run in the same process)."""
     _stopping.clear()

@@ -9,11 +9,9 @@ process the grading started outlives it (this process is their subreaper, so a s
 The corpus runs only inside bubblewrap: some attacks (kill -1, rewriting the spec tests) are meant
 for a sandbox and would do real harm outside one.
 """
-import ctypes
 import hashlib
 import io
 import json
-import os
 import socket
 import threading
 import time
@@ -28,6 +26,7 @@ from autograde.grading import grade
 from autograde.report import print_table, write_report
 from spec_tests import _sandbox
 from tests.conftest import known_wrong
+from tests.processes import living_descendants, set_subreaper
 
 HOSTILE = known_wrong.HOSTILE_DIR
 SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
@@ -56,48 +55,11 @@ def _digest(paths):
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None for p in paths}
 
 
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def _set_subreaper(on):
-    """Orphans of this process's descendants (a setsid'd sleeper included) are re-parented to this
-    process instead of to init, so the teardown can find every process the grading left behind."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
-
-
-def _living_descendants():
-    """{pid: command line} of this process's descendants that are not zombies (a zombie runs no code;
-    an orphan that died here waits to be reaped by this process)."""
-    children, commands = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
-            commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")[:200]
-        except (OSError, ValueError):
-            continue
-        if state == "Z":
-            try:
-                os.waitpid(int(entry.name), os.WNOHANG)   # an orphan re-parented here
-            except ChildProcessError:
-                pass
-        else:
-            children.setdefault(int(ppid), []).append(int(entry.name))
-    found, todo = {}, [os.getpid()]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found[child] = commands.get(child, b"").decode(errors="replace")
-            todo.append(child)
-    return found
-
-
 def _outlivers(before, grace=10.0):
     """Descendants not in `before` that are still alive after `grace` seconds (a killed worker may
     take a moment to go)."""
     deadline = time.monotonic() + grace
-    while (left := {p: c for p, c in _living_descendants().items() if p not in before}) \
+    while (left := {p: c for p, c in living_descendants().items() if p not in before}) \
             and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
@@ -108,8 +70,8 @@ def guarded(tmp_path_factory):
     """Sets the sandbox up strictly, listens on LISTEN_PORT, and after the corpus checks that
     nothing outside the sandbox changed."""
     patch = pytest.MonkeyPatch()
-    _set_subreaper(True)
-    before, processes = _digest(GUARDED), _living_descendants()
+    set_subreaper(True)
+    before, processes = _digest(GUARDED), living_descendants()
     connections = []
     stop = threading.Event()
     server = socket.create_server(("127.0.0.1", LISTEN_PORT))
@@ -140,7 +102,7 @@ def guarded(tmp_path_factory):
     assert not PWNED.exists(), "a hostile answer ran a shell command in the grader"
     assert connections == [], f"a hostile submission reached the network: {connections}"
     left = _outlivers(processes)
-    _set_subreaper(False)
+    set_subreaper(False)
     assert not left, f"processes outlived the grading: {left}"
 
 

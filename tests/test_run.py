@@ -1,6 +1,9 @@
 """Reading a child's report log: only well-formed reports count, and any failed phase fails a test."""
 import json
+import subprocess
+import sys
 
+from autograde import PROJECT_DIR
 from autograde.run import PNG_MAGIC, _outcomes, _test_reports, read_report_log
 
 
@@ -98,3 +101,21 @@ def test_a_rubric_group_runs_in_one_child_and_a_timeout_names_the_group(rubric):
     cut = run_question(REFERENCE_DIR, theory, timeout=0.2)
     assert cut.timed_out and cut.ended_early_reason(0.2) == \
         "did not finish: the time limit of 0.2 s that Q1.1, Q1.2, Q1.3, Q1.4, Q1.5, Q1.6 share (one process) was reached"
+
+
+def test_stray_children_are_killed_and_reaped():
+    """What an interrupt in the middle of Popen leaves: children no Popen object knows, one running,
+    one already a zombie. Run in a process of its own: it ends every child of the process it runs in."""
+    script = """
+import os, time
+from pathlib import Path
+from autograde.run import end_stray_children
+running = os.posix_spawn("/bin/sleep", ["sleep", "60"], os.environ)
+zombie = os.posix_spawn("/bin/true", ["true"], os.environ)
+while Path(f"/proc/{zombie}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+    time.sleep(0.01)
+end_stray_children()
+print([Path(f"/proc/{pid}").exists() for pid in (running, zombie)])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, cwd=PROJECT_DIR)
+    assert done.stdout.strip() == "[False, False]", done.stderr
