@@ -27,10 +27,10 @@ class KnownWrong:
     def test_known_wrong_submission_loses_exactly_its_points(self, name, rubric, tmp_path):
         expected = known_wrong.expected(name)
         submission = known_wrong.build(name, tmp_path / name)
-        # Only the questions that run a module the fixture changes: the others run the reference's code.
-        # `not_graded`: questions a fixture's short time limit would cut short for reasons other than its bug.
-        only = known_wrong.questions_affected(name, rubric) - set(expected.get("not_graded", []))
-        results = grade(submission, rubric, timeout=expected.get("timeout"), only=only)
+        # Only the questions that run code the fixture changes (the others run the reference's), less
+        # unscored ones where it names no evidence failure, less `not_graded`: questions a fixture's
+        # short time limit would cut short for reasons other than its bug.
+        results = grade(submission, rubric, timeout=expected.get("timeout"), only=known_wrong.questions_to_grade(name, rubric))
 
         want = expected["expected"]
         assert _failed_tests(results, graded=True) == set(want["failing"]), f"{name}: {expected['bug']}"
@@ -88,6 +88,14 @@ def test_a_fixture_is_graded_only_where_its_overridden_functions_run(rubric):
     assert {"5.1.1", "5.2", "6.1"} <= sigmoid
 
 
+def test_unscored_questions_are_graded_only_where_a_fixture_expects_evidence_to_fail(rubric):
+    """sigmoid_is_tanh fails Q3.1.2's evidence (its sweep), so Q3.1.2 runs; no evidence of the theory
+    questions fails, so they do not, although it changes code they run."""
+    graded = known_wrong.questions_to_grade("sigmoid_is_tanh", rubric)
+    assert {"2.2.1", "3.1.1", "4.4", "5.2", "3.1.2"} <= graded and "1.1" in known_wrong.questions_affected("sigmoid_is_tanh", rubric)
+    assert not graded & {"1.1", "4.3", "6.1"}
+
+
 def test_there_are_at_least_eight_known_wrong_submissions():
     assert len(known_wrong.names()) >= 8
 
@@ -109,26 +117,26 @@ class FullMarks:
     seeds = ()
 
     def test_reference_scores_full_marks_on_every_seed(self, seed, rubric):
-        """The reference gets every automatic point on 10 grading seeds in a row (a regression check: the
-        bars' spreads come from the 20-seed benchmarks named below and in docs/statistics.md, and CI's
-        25 minutes no longer fit 20 here). Q4.2 draws nothing at
-        random (fixed pages, variants made with a fixed noise seed): the CLI test grades it once. Q4.4
-        (14 s a seed) runs on seeds 1-5 here; its bars come from 20 seeds of benchmarks/q4_threshold.py,
-        where each page's lowest score was at least 10 points above its bar. Q5.2 and Q5.3.2 (one
-        12 s training) run on seeds 1-3; their bars come from 20 seeds of benchmarks/q5_threshold.py,
-        where the lowest PSNR was 2.4 dB above its bar. Q7 (about 2 minutes a seed on one core) is graded
-        in full by the CLI test on seed 0; its bars come from 10 seeds of benchmarks/q7_threshold.py."""
+        """The reference gets every automatic point on grading seeds 1-6 (a regression check: the bars'
+        spreads come from the 20-seed benchmarks named below and in docs/statistics.md, and CI's 25
+        minutes do not fit 20 seeds here). Q4.2 draws nothing at random (fixed pages, variants made
+        with a fixed noise seed): the CLI test grades it once. Q4.4 (14 s a seed) runs on seeds 1-3 here;
+        its bars come from 20 seeds of benchmarks/q4_threshold.py, where each page's lowest score was at
+        least 10 points above its bar. Q5.2 and Q5.3.2 (one 17 s training) run on seeds 1-2; their bars
+        come from 20 seeds of benchmarks/q5_threshold.py, where the lowest PSNR was 2.4 dB above its
+        bar. Q7 (about 2 minutes a seed on one core) is graded in full by the CLI test on seed 0; its
+        bars come from 10 seeds of benchmarks/q7_threshold.py."""
         seeded = {q.id for q in rubric.questions if q.graded and not q.id.startswith("7.")} - {"4.2"} \
-            - ({"4.4"} if seed > 5 else set()) \
-            - ({"5.2", "5.3.2"} if seed > 3 else set())
+            - ({"4.4"} if seed > 3 else set()) \
+            - ({"5.2", "5.3.2"} if seed > 2 else set())
         results = grade(known_wrong.REFERENCE_DIR, rubric, seed=seed, only=seeded)
         lost = {r.question.id: r.reason for r in results.questions if r.score is not None and r.score < r.max_score}
         assert not lost and results.score == sum(rubric[q].points for q in seeded)
 
 
 class TestFullMarksOddSeeds(FullMarks):
-    seeds = range(1, 11, 2)
+    seeds = range(1, 7, 2)
 
 
 class TestFullMarksEvenSeeds(FullMarks):
-    seeds = range(2, 11, 2)
+    seeds = range(2, 7, 2)
