@@ -179,9 +179,15 @@ def test_build_lite_command_writes_a_montage(tmp_path, lite_cache, monkeypatch):
 
 
 @needs_shared
-def test_a_damaged_cache_is_rebuilt(tmp_path, lite):
+def test_a_damaged_cache_is_rebuilt(tmp_path, lite, monkeypatch):
+    """The build itself is the module's (test_lite_is_reproducible... builds twice more): here it is
+    counted, not run again, and what it returns must replace the damaged files."""
+    builds = []
+    monkeypatch.setattr(nist36_lite, "build", lambda shared, seed: builds.append(seed) or lite)
     folder = tmp_path / f"nist36-lite-v{nist36_lite.VERSION}-seed0"
     folder.mkdir()
     (folder / "nist36_train.mat").write_bytes(b"half a file")
     splits, _ = nist36_lite.cached(seed=0, directory=tmp_path)
-    assert np.array_equal(nist36.load_split(folder, "train")[0], lite["train"][0])
+    assert builds == [0] and np.array_equal(nist36.load_split(folder, "train")[0], lite["train"][0])
+    nist36_lite.cached(seed=0, directory=tmp_path)
+    assert builds == [0], "the rebuilt cache is read, not built again"

@@ -1,7 +1,19 @@
-"""Every known-wrong submission loses exactly the points its expected.toml says; the reference none."""
+"""Every known-wrong submission loses exactly the points its expected.toml says; the reference none.
+
+The default run (CI's, which must fit 25 minutes) grades the fixtures of tier "ci", each on the
+questions where it claims a loss and on the short ones it could also lose points on
+(known_wrong.questions_to_grade). HW5_KNOWN_WRONG=full (`nox -s known_wrong`, about 45 minutes on
+2 cores) adds the fixtures of tier "full", which fail no test that a "ci" one does not, and each
+fixture's long questions where it must keep full marks (trainings of Q3, Q4.4 and Q5). Run it after
+changing a spec test's bar or a training.
+"""
+import os
 
 from autograde.grading import grade
 from tests.conftest import known_wrong
+
+FULL = os.environ.get("HW5_KNOWN_WRONG", "").strip().lower() == "full"
+FIXTURES = known_wrong.names() if FULL else known_wrong.names(tier="ci")
 
 
 def _failed_tests(results, graded):
@@ -30,7 +42,8 @@ class KnownWrong:
         # Only the questions that run code the fixture changes (the others run the reference's), less
         # unscored ones where it names no evidence failure, less `not_graded`: questions a fixture's
         # short time limit would cut short for reasons other than its bug.
-        results = grade(submission, rubric, timeout=expected.get("timeout"), only=known_wrong.questions_to_grade(name, rubric))
+        results = grade(submission, rubric, timeout=expected.get("timeout"),
+                        only=known_wrong.questions_to_grade(name, rubric, confirm_long=FULL))
 
         want = expected["expected"]
         assert _failed_tests(results, graded=True) == set(want["failing"]), f"{name}: {expected['bug']}"
@@ -45,27 +58,27 @@ class KnownWrong:
 
 
 class TestKnownWrong0(KnownWrong):
-    fixtures = known_wrong.names()[0::SHARDS]
+    fixtures = FIXTURES[0::SHARDS]
 
 
 class TestKnownWrong1(KnownWrong):
-    fixtures = known_wrong.names()[1::SHARDS]
+    fixtures = FIXTURES[1::SHARDS]
 
 
 class TestKnownWrong2(KnownWrong):
-    fixtures = known_wrong.names()[2::SHARDS]
+    fixtures = FIXTURES[2::SHARDS]
 
 
 class TestKnownWrong3(KnownWrong):
-    fixtures = known_wrong.names()[3::SHARDS]
+    fixtures = FIXTURES[3::SHARDS]
 
 
 class TestKnownWrong4(KnownWrong):
-    fixtures = known_wrong.names()[4::SHARDS]
+    fixtures = FIXTURES[4::SHARDS]
 
 
 class TestKnownWrong5(KnownWrong):
-    fixtures = known_wrong.names()[5::SHARDS]
+    fixtures = FIXTURES[5::SHARDS]
 
 
 def test_questions_run_the_modules_their_tests_import():
@@ -96,19 +109,33 @@ def test_unscored_questions_are_graded_only_where_a_fixture_expects_evidence_to_
     assert not graded & {"1.1", "4.3", "6.1"}
 
 
+def test_long_questions_where_a_fixture_keeps_full_marks_are_confirmed_only_in_the_full_run(rubric):
+    """sigmoid_overflows loses points only in Q2.2.1: its Q3, Q4.4 and Q5 trainings are confirmed at
+    full marks by the full run, the short Q2 questions and Q5.1.x by every run. Q5.3.2's own limit is
+    short, but it shares the autoencoder's training (and process) with Q5.2. A claimed loss in a group
+    brings the group's other members, which run in its process anyway."""
+    short = known_wrong.questions_to_grade("sigmoid_overflows", rubric, confirm_long=False)
+    assert known_wrong.questions_to_grade("sigmoid_overflows", rubric) - short == {"3.1.1", "4.4", "5.2", "5.3.2"}
+    assert {"2.2.1", "2.5.1", "5.1.1", "5.1.2"} <= short
+    # q3_confusion_transposed claims Q3.1.4 (evidence): Q3.1.1 trains in that process anyway.
+    assert "3.1.1" in known_wrong.questions_to_grade("q3_confusion_transposed", rubric, confirm_long=False)
+
+
 def test_there_are_at_least_eight_known_wrong_submissions():
     assert len(known_wrong.names()) >= 8
+    assert {known_wrong.expected(n).get("tier", "ci") for n in known_wrong.names()} <= {"ci", "full"}
 
 
 def test_every_scored_spec_test_is_failed_by_some_known_wrong_submission(rubric):
-    """A spec test that no known-wrong submission fails has not been shown able to fail."""
-    failing = {t for name in known_wrong.names() for t in known_wrong.expected(name)["expected"]["failing"]}
+    """A spec test that no known-wrong submission fails has not been shown able to fail; the "ci" tier
+    alone must show it, so that every run proves it."""
+    failing = {t for name in known_wrong.names(tier="ci") for t in known_wrong.expected(name)["expected"]["failing"]}
     scored = {t for q in rubric.questions if q.graded for t in q.tests}
     assert scored - failing == set()
 
 
 def test_every_evidence_check_is_failed_by_some_known_wrong_submission(rubric):
-    failing = {t for name in known_wrong.names() for t in known_wrong.expected(name)["expected"].get("evidence_failing", [])}
+    failing = {t for name in known_wrong.names(tier="ci") for t in known_wrong.expected(name)["expected"].get("evidence_failing", [])}
     evidence = {t for q in rubric.questions for t in q.evidence}
     assert evidence - failing == set()
 
