@@ -2,7 +2,7 @@
 
 The default run (CI's, which must fit 25 minutes) grades the fixtures of tier "ci", each on the
 questions where it claims a loss and on the short ones it could also lose points on
-(known_wrong.questions_to_grade). HW5_KNOWN_WRONG=full (`nox -s known_wrong`, about 45 minutes on
+(known_wrong.questions_to_grade). HW5_KNOWN_WRONG=full (`nox -s known_wrong`, 24 minutes on
 2 cores) adds the fixtures of tier "full", which fail no test that a "ci" one does not, and each
 fixture's long questions where it must keep full marks (trainings of Q3, Q4.4 and Q5). Run it after
 changing a spec test's bar or a training.
