@@ -17,9 +17,12 @@ from autograde.gradescope import build_autograder_zip
 from autograde.grading import SubmissionError, grade
 from autograde.report import print_table, write_report
 from autograde.results import failed_everything
-from autograde.rubric import DEFAULT_RUBRIC, RubricError, load_rubric
+from autograde.rubric import RubricError, load_rubric, resolve_rubric
 from autograde.run import end_stray_children
 from autograde.starter import write_starter
+
+RUBRIC_HELP = ("a rubric TOML file, or a profile of the bundled one: 'default' (the handout's points; checks beyond "
+               "the handout are advice) or 'strict' (those checks carry points too)")
 
 
 def get_args_parser():
@@ -32,7 +35,7 @@ def get_args_parser():
                         help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
     parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
     parser.add_argument("--report", type=Path, help="write a Markdown report here (e.g. report.md), its figures in report_figures/ and a self-contained report.html beside it")
-    parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML (default: the bundled rubric.toml)")
+    parser.add_argument("--rubric", help=RUBRIC_HELP)
     parser.add_argument("--seed", type=int, default=0, help="grading seed: the random data the tests draw (default 0)")
     parser.add_argument("-j", "--jobs", type=int, default=None, help="questions graded in parallel (default: CPU count)")
     parser.add_argument("-q", "--question", action="append", help="grade only this question id (repeatable)")
@@ -65,7 +68,7 @@ def main(argv=None):
     args = get_args_parser().parse_args(argv)
     console = Console()
     try:
-        rubric = load_rubric(args.rubric)
+        rubric = load_rubric(*resolve_rubric(args.rubric))
     except RubricError as exc:
         console.print(f"[red]autograde:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         _write(args.results, {"score": 0, "execution_time": 0, "output": f"autograder configuration error: {exc}", "tests": []})
@@ -119,15 +122,16 @@ def gradescope_main(argv):
     parser = argparse.ArgumentParser(prog="autograde gradescope", description="Build Gradescope's autograder.zip: "
                                      "setup.sh, run_autograder, the rubric, the suite and the data grading needs.")
     parser.add_argument("out_zip", type=Path, help="where to write the zip, e.g. autograder.zip")
-    parser.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML to grade by (its visibility settings go to results.json)")
+    parser.add_argument("--rubric", help=RUBRIC_HELP + "; its visibility settings go to results.json")
     parser.add_argument("--data-dir", type=Path, help="the handout's NIST36 .mat files (default $HW5_DATA_DIR; else nist36-lite is bundled)")
     parser.add_argument("--leaderboard", action="store_true", help="publish Q4.4's text accuracy on Gradescope's leaderboard")
     parser.add_argument("--with-torch", action="store_true", help="grade Q7 (extra credit) too: setup.sh installs torch's "
                         "CPU wheels and the zip carries Q7's data (about 30 MB more)")
     args = parser.parse_args(argv)
     try:
-        built = build_autograder_zip(args.out_zip, args.rubric, args.data_dir, leaderboard=args.leaderboard,
-                                     torch=args.with_torch)
+        path, profile = resolve_rubric(args.rubric)
+        built = build_autograder_zip(args.out_zip, path, args.data_dir, leaderboard=args.leaderboard,
+                                     torch=args.with_torch, profile=profile)
     except (RubricError, FileNotFoundError, OSError) as exc:
         print(f"autograde gradescope: {exc}", file=sys.stderr)
         return 2
@@ -145,7 +149,7 @@ def batch_main(argv):
     parser.add_argument("--out", type=Path, help="where results, reports and gradebook.csv go (default: FOLDER-graded beside it)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: CPU count)")
     parser.add_argument("--regrade", action="store_true", help="grade again the submissions already graded in OUT")
-    parser.add_argument("--rubric", type=Path, help="rubric TOML (default: the bundled one)")
+    parser.add_argument("--rubric", help=RUBRIC_HELP)
     parser.add_argument("--seed", type=int, help="grading seed for every submission")
     parser.add_argument("-q", "--question", action="append", default=[], help="grade only this question (repeatable)")
     parser.add_argument("--timeout", type=float, help="cap every question's time limit")

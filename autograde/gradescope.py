@@ -8,7 +8,9 @@ files where $HW5_DATA_DIR or --data-dir names them, else the nist36-lite cache).
 (Q7, extra credit) setup.sh also installs torch's CPU wheels, and the zip carries Q7's data: the
 MNIST test set, emnist-lite, flowers17 (split 1, resized) and SqueezeNet 1.1's ImageNet weights.
 """
+import re
 import stat
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -66,17 +68,23 @@ exit 0
 """
 
 
-def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False, torch=False):
+def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False, torch=False, profile=None):
     """Write Gradescope's autograder.zip to out_zip.
 
     Inputs: the rubric TOML to grade by (validated here: a RubricError names its problem); data_dir:
             the handout's NIST36 folder (default $HW5_DATA_DIR; without one, nist36-lite is built or
             read from the cache and bundled); leaderboard: results.json gets the rubric's leaderboard
-            entries (Q4.4's text accuracy) for Gradescope's leaderboard; torch: grade Q7 too (see above).
+            entries (Q4.4's text accuracy) for Gradescope's leaderboard; torch: grade Q7 too (see above);
+            profile: the rubric's profile to grade by (e.g. 'strict'), written into the zip's rubric.
     Returns: {'zip': Path, 'data': which NIST36 went in, 'bytes': the zip's size}.
     Raises FileNotFoundError when the handout images (Q4), or with torch Q7's data, are not here.
     """
-    load_rubric(rubric_path)
+    load_rubric(rubric_path, profile)
+    rubric_text = Path(rubric_path).read_text(encoding="utf-8")
+    if profile:  # a top-level key: it goes first, in place of the file's own
+        if "profile" in tomllib.loads(rubric_text):
+            rubric_text = re.sub(r"(?m)^profile\s*=.*\n", "", rubric_text, count=1)
+        rubric_text = f'profile = "{profile}"   # written by autograde gradescope\n' + rubric_text
     images = shared_data_dir() / "images"
     if not (images / "ground_truth.json").is_file():
         raise FileNotFoundError(f"{images}: the handout's four images and ground_truth.json are needed for Q4 "
@@ -94,7 +102,7 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False,
         _add_text(archive, "setup.sh", SETUP_SH.replace("@TORCH@", INSTALL_TORCH if torch else ""), executable=True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER.replace("@LEADERBOARD@", "--leaderboard " if leaderboard else ""),
                   executable=True)
-        archive.write(rubric_path, "rubric.toml")
+        _add_text(archive, "rubric.toml", rubric_text)
         for part in SUITE_PARTS:
             _add_tree(archive, PROJECT_DIR / part, f"suite/{part}")
         _add_tree(archive, images, "data/shared/images")

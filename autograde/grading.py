@@ -176,7 +176,8 @@ def _private_copy(directory):
 
 
 def score_question(question, run, timeout):
-    """Turn one question's run into a QuestionResult by the rubric's points."""
+    """Turn one question's run into a QuestionResult by the rubric's points. A failed check worth
+    no points in the rubric's profile is advice: shown, never deducted, never a failure."""
     if question.pending:
         return QuestionResult(question, None, "pending", "no automatic tests yet: grade it by hand")
     outcomes = tuple(run.outcomes.get(name) or TestOutcome(name, False, run.ended_early_reason(timeout))
@@ -186,12 +187,22 @@ def score_question(question, run, timeout):
     if not question.graded:
         held = sum(o.passed for o in outcomes)
         reason = "for a person to grade" + (f"; evidence: {held}/{len(outcomes)} checks hold" if outcomes else "")
+        failed = [o for o in outcomes if not o.passed]
+        if failed:
+            reason += f"; {_first_line(failed[0])}"
         return QuestionResult(question, None, "manual", reason, outcomes, elapsed, **usage)
     score = round(sum(question.tests[o.name] for o in outcomes if o.passed), 6)
-    failed = [o for o in outcomes if not o.passed]
+    scored = [o for o in outcomes if not question.is_advice(o.name)]
+    failed = [o for o in scored if not o.passed]
+    advice = [o for o in outcomes if question.is_advice(o.name) and not o.passed]
+    tip = f"; advice (no points): {advice[0].title or advice[0].name}" + (f" and {len(advice) - 1} more" if len(advice) > 1 else "") \
+        if advice else ""
     if not failed:
-        return QuestionResult(question, score, "passed", f"all {len(outcomes)} checks passed", outcomes, elapsed, **usage)
-    first = failed[0]
-    reason = f"{len(outcomes) - len(failed)}/{len(outcomes)} checks passed; {first.title or first.name}: " \
-             f"{(first.message.splitlines() or ['failed'])[0]}"
+        return QuestionResult(question, score, "passed", f"all {len(scored)} checks passed{tip}", outcomes, elapsed, **usage)
+    reason = f"{len(scored) - len(failed)}/{len(scored)} checks passed; {_first_line(failed[0])}"
     return QuestionResult(question, score, "partial" if score > 0 else "failed", reason, outcomes, elapsed, **usage)
+
+
+def _first_line(outcome):
+    """'<title>: <first line of its message>' for a failed check."""
+    return f"{outcome.title or outcome.name}: {(outcome.message.splitlines() or ['failed'])[0]}"

@@ -76,8 +76,7 @@ def html_report(results, title="HW5 grading report"):
             continue
         out.append(f"<h3 id='q{_e(r.question.id)}'>Q{_e(r.question.id)} {_e(r.question.title)} · "
                    f"{_points(r.score)} / {r.max_score:g}</h3>")
-        failed = [o for o in r.outcomes if not o.passed]
-        if failed:
+        if r.has_notes:  # failures, failed evidence and advice, each with its reason
             out.append(f"<pre>{_e(r.details())}</pre>")
         out += _findings(r.findings)
         for figure in r.figures:

@@ -24,9 +24,9 @@ def print_table(results, console=None, verbose=False):
         table.add_row(r.question.id, escape(r.question.title), f"[{style}]{_points(r.score)}[/]",
                       f"{r.max_score:g}", f"[{style}]{escape(r.reason)}[/]")
     console.print(table)
-    if verbose:
+    if verbose:  # every question with something to say: failures, failed evidence, advice
         for r in results.questions:
-            if r.status in ("partial", "failed"):
+            if r.has_notes:
                 console.print(f"[bold]Q{r.question.id}[/]\n{escape(r.details())}")
     for r in results.questions:
         for line in r.findings:
@@ -55,11 +55,17 @@ def markdown_report(results, figure_links=None):
     lines += ["| Q | title | points | max | reason |", "|---|---|--:|--:|---|"]
     for r in results.questions:
         lines.append(f"| {r.question.id} | {_cell(r.question.title)} | {_points(r.score)} | {r.max_score:g} | {_cell(r.reason)} |")
-    failures = [r for r in results.questions if r.status in ("partial", "failed")]
+    failures = [r for r in results.questions if r.status in ("partial", "failed") or r.failed_evidence]
     if failures:
-        lines += ["", "## What failed", ""]
+        lines += ["", "## What failed", "", "Each failed check with its reason and the handout sentence it enforces "
+                  "(evidence: what the person grading the writeup is shown).", ""]
         for r in failures:
             lines += [f"### Q{r.question.id} {_cell(r.question.title)}", "", "```", r.details().replace("```", "'''"), "```", ""]
+    advised = [(r, o) for r in results.questions if r.status not in ("partial", "failed") for o in r.advice]
+    if advised:
+        lines += ["", "## Advice (no points)", "", "Checks beyond what the handout asks: the rubric gives them no points.", ""]
+        lines += [f"- Q{r.question.id} {_cell(o.title or o.name)}: {_cell((o.message.splitlines() or [''])[0])} "
+                  f"({_cell(r.question.advice.get(o.name, ''))})" for r, o in advised]
     manual = [r for r in results.questions if r.status in ("manual", "pending")]
     lines += ["", "## For a person to grade", "", "| Q | title | max | notes |", "|---|---|--:|---|"]
     lines += [f"| {r.question.id} | {_cell(r.question.title)} | {r.max_score:g} | {_cell(r.reason)} |" for r in manual]

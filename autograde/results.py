@@ -34,16 +34,38 @@ class QuestionResult:
         """{name: value}: the leaderboard numbers its checks reported (the last value of each name)."""
         return {name: value for o in self.outcomes for name, value in o.metrics}
 
+    @property
+    def advice(self):
+        """The failed checks that carry no points in the rubric's profile: advice, not deductions."""
+        return tuple(o for o in self.outcomes if not o.passed and self.question.is_advice(o.name))
+
+    @property
+    def failed_evidence(self):
+        """The evidence checks of a question for a person that did not hold."""
+        return tuple(o for o in self.outcomes if not o.passed and self.score is None)
+
+    @property
+    def has_notes(self):
+        """True when details() says more than PASS lines: a failure, a failed evidence check, advice."""
+        return any(not o.passed for o in self.outcomes)
+
     def details(self):
-        """Multi-line text: one line per test with its points, then each failure's message."""
+        """Multi-line text: one line per check with its points, then each failure's message and the
+        handout sentence the check enforces (advice: why it costs nothing)."""
         lines = []
         for outcome in self.outcomes:
             points = self.question.tests.get(outcome.name)
-            mark = "PASS" if outcome.passed else "FAIL"
-            worth = f" [{points:g} pt]" if points is not None else ""
+            advice = self.question.is_advice(outcome.name)
+            mark = "PASS" if outcome.passed else "ADVICE" if advice else "FAIL"
+            worth = f" [{points:g} pt]" if points is not None else " [evidence]" if self.score is None else ""
             lines.append(f"{mark}{worth} {outcome.title or outcome.name}")
-            if not outcome.passed and outcome.message:
-                lines.extend("    " + line for line in outcome.message.splitlines())
+            if outcome.passed:
+                continue
+            lines.extend("    " + line for line in (outcome.message or "").splitlines())
+            if advice:
+                lines.append(f"    advice, no points: {self.question.advice.get(outcome.name) or 'beyond what the handout asks'}")
+            elif self.question.cites.get(outcome.name):
+                lines.append(f"    the handout: {self.question.cites[outcome.name]}")
         return "\n".join(lines)
 
 
@@ -71,6 +93,8 @@ class GradingResults:
         manual = [r for r in self.questions if r.status == "manual"]
         pending = [r for r in self.questions if r.status == "pending"]
         text = f"Automatic score: {self.score:g} / {self.max_score:g} points."
+        if self.rubric.profile != "default":
+            text += f" (rubric profile '{self.rubric.profile}')"
         if manual:
             text += f" {sum(r.max_score for r in manual):g} points in {len(manual)} questions are for a person to grade."
         if pending:
@@ -101,7 +125,11 @@ class GradingResults:
             "visibility": r.question.visibility,
         } for r in self.questions if r.score is not None]
         findings = [f"Q{r.question.id}: {line}" for r in self.questions for line in r.findings]
-        output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary(), *findings])
+        # A question for a person has no test entry: the evidence that did not hold goes here, with its reason.
+        evidence = [f"Q{r.question.id} {r.question.title} (for a person to grade), evidence:\n{r.details()}"
+                    for r in self.questions if r.failed_evidence]
+        output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary(),
+                             *evidence, *findings])
         results = {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
                    "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
         if leaderboard and self.leaderboard():

@@ -1,12 +1,20 @@
-"""The rubric (rubric.toml) as frozen dataclasses, validated on load."""
+"""The rubric (rubric.toml) as frozen dataclasses, validated on load.
+
+A scored test's entry holds its points, the handout sentence (or starter-code setting) it
+enforces (`cites`), and, for a check the handout does not ask for, why it is only advice
+(`advice`: 0 points by default). A profile ([profiles] in the file) gives tests other points:
+`strict` scores the advice checks as the rubric before the fidelity audit did.
+"""
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_RUBRIC = Path(__file__).with_name("rubric.toml")
+DEFAULT_PROFILE = "default"
 KINDS = ("auto", "manual")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+TEST_KEYS = {"points", "cites", "advice"}
 
 
 class RubricError(ValueError):
@@ -20,7 +28,9 @@ class Question:
     points: float
     kind: str
     file: str | None = None
-    tests: dict = field(default_factory=dict)     # auto: test function name -> points
+    tests: dict = field(default_factory=dict)     # auto: test function name -> points (in the rubric's profile)
+    cites: dict = field(default_factory=dict)     # test name -> the handout sentence (or starter setting) it enforces
+    advice: dict = field(default_factory=dict)    # test name -> why it is advice, not a deduction (0 points by default)
     evidence: tuple = ()                          # manual: test names shown as evidence
     pending: bool = False
     timeout: float = 60.0
@@ -43,6 +53,11 @@ class Question:
     def section(self):
         return self.id.split(".")[0]
 
+    def is_advice(self, test):
+        """True for a test of this question that carries no points in this profile: its failure is
+        shown as advice, never as a deduction."""
+        return self.graded and test in self.tests and self.tests[test] == 0
+
 
 @dataclass(frozen=True)
 class Rubric:
@@ -50,6 +65,8 @@ class Rubric:
     stated_total: float
     extra_credit_sections: tuple = ()
     source: str = ""
+    profile: str = DEFAULT_PROFILE
+    profiles: dict = field(default_factory=dict)   # name -> description, as the file declares them
 
     @property
     def listed_total(self):
@@ -66,19 +83,47 @@ class Rubric:
         raise KeyError(qid)
 
 
-def load_rubric(path=DEFAULT_RUBRIC):
-    """Read and validate a rubric TOML file. Returns Rubric; raises RubricError naming the problem."""
+def bundled_profiles():
+    """{name: description} of the bundled rubric's profiles, 'default' included."""
+    data = tomllib.loads(DEFAULT_RUBRIC.read_text(encoding="utf-8"))
+    return {DEFAULT_PROFILE: "the handout's points: checks beyond the handout are advice", **data.get("profiles", {})}
+
+
+def resolve_rubric(value):
+    """(path, profile or None) for a --rubric value: a rubric file, or the name of a profile of the
+    bundled rubric (e.g. 'strict'). Raises RubricError naming both kinds when it is neither."""
+    if value is None:
+        return DEFAULT_RUBRIC, None
+    path = Path(value)
+    if path.is_file():
+        return path, None
+    profiles = bundled_profiles()
+    if str(value) in profiles:
+        return DEFAULT_RUBRIC, str(value)
+    raise RubricError(f"{value}: neither a rubric file nor a profile of the bundled rubric ({', '.join(profiles)})")
+
+
+def load_rubric(path=DEFAULT_RUBRIC, profile=None):
+    """Read and validate a rubric TOML file. profile: the points to use (default: the file's
+    top-level `profile`, else 'default'). Returns Rubric; raises RubricError naming the problem."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RubricError(f"{path}: cannot read the rubric: {exc}") from exc
     entries, defaults, handout = data.get("question", []), data.get("defaults", {}), data.get("handout", {})
+    declared = data.get("profiles", {})
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise RubricError(f"{path}: `question` must be a list of tables, each written [[question]]")
-    if not isinstance(defaults, dict) or not isinstance(handout, dict):
-        raise RubricError(f"{path}: [defaults] and [handout] must be tables")
-    questions = tuple(_question(path, i, entry, defaults) for i, entry in enumerate(entries))
+    if not isinstance(defaults, dict) or not isinstance(handout, dict) or not isinstance(declared, dict):
+        raise RubricError(f"{path}: [defaults], [handout] and [profiles] must be tables")
+    profile = str(profile or data.get("profile", DEFAULT_PROFILE))
+    if profile != DEFAULT_PROFILE and profile not in declared:
+        raise RubricError(f"{path}: no profile {profile!r} (it declares: {', '.join([DEFAULT_PROFILE, *declared])})")
+    # Every profile is validated whichever is used, so a course's edit cannot break the other one.
+    loaded = {name: tuple(_question(path, i, entry, defaults, name, declared) for i, entry in enumerate(entries))
+              for name in (DEFAULT_PROFILE, *declared)}
+    questions = loaded[profile]
     ids = [q.id for q in questions]
     for group in {q.group for q in questions if q.group}:
         members = [q for q in questions if q.group == group]
@@ -93,15 +138,46 @@ def load_rubric(path=DEFAULT_RUBRIC):
         extra = tuple(str(s) for s in handout.get("extra_credit", ()))
     except (TypeError, ValueError) as exc:
         raise RubricError(f"{path}: [handout]: {exc}") from exc
-    return Rubric(questions, stated, extra, str(path))
+    return Rubric(questions, stated, extra, str(path), profile, {str(k): str(v) for k, v in declared.items()})
 
 
-def _question(path, index, entry, defaults):
+def _test_entries(where, tests, profile, declared):
+    """({test: points in `profile`}, {test: cites}, {test: advice}) from a [question.tests] table,
+    whose values are points or tables {points, cites, advice, <profile> = points}."""
+    points, cites, advice = {}, {}, {}
+    if not isinstance(tests, dict):
+        raise RubricError(f"{where}: `tests` must be a table of test name = points or = {{points = ..., cites = ...}}")
+    for name, entry in tests.items():
+        if not isinstance(entry, dict):
+            entry = {"points": entry}
+        unknown = set(entry) - TEST_KEYS - set(declared)
+        if unknown:
+            raise RubricError(f"{where}: test {name}: unknown key(s) {sorted(unknown)} (known: {sorted(TEST_KEYS)} "
+                              f"and the profiles {sorted(declared)})")
+        try:
+            value = float(entry.get(profile, entry["points"]) if profile != DEFAULT_PROFILE else entry["points"])
+        except KeyError:
+            raise RubricError(f"{where}: test {name} has no `points`") from None
+        except (TypeError, ValueError) as exc:
+            raise RubricError(f"{where}: test {name}: {exc}") from exc
+        if value < 0:
+            raise RubricError(f"{where}: test {name}: points must not be negative")
+        points[str(name)] = value
+        cites[str(name)] = str(entry.get("cites", ""))
+        if "advice" in entry:
+            advice[str(name)] = str(entry["advice"])
+    return points, cites, advice
+
+
+def _question(path, index, entry, defaults, profile=DEFAULT_PROFILE, declared=None):
     where = f"{path}: question #{index + 1} ({entry.get('id', 'no id')})"
+    if profile != DEFAULT_PROFILE:
+        where += f" in profile {profile!r}"
     try:
+        tests, cites, advice = _test_entries(where, entry.get("tests", {}), profile, declared or {})
         question = Question(
             id=str(entry["id"]), title=str(entry["title"]), points=float(entry["points"]),
-            kind=entry["kind"], file=entry.get("file"), tests={str(k): float(v) for k, v in entry.get("tests", {}).items()},
+            kind=entry["kind"], file=entry.get("file"), tests=tests, cites=cites, advice=advice,
             evidence=tuple(entry.get("evidence", ())), pending=bool(entry.get("pending", False)),
             timeout=float(entry.get("timeout", defaults.get("timeout", 60))),
             visibility=entry.get("visibility", defaults.get("visibility", "visible")),
@@ -111,6 +187,8 @@ def _question(path, index, entry, defaults):
     except KeyError as exc:
         raise RubricError(f"{where}: missing key {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, RubricError):
+            raise
         raise RubricError(f"{where}: {exc}") from exc
     if question.kind not in KINDS:
         raise RubricError(f"{where}: kind must be one of {KINDS}, not {question.kind!r}")

@@ -1,18 +1,27 @@
 """`autograde starter OUT_DIR`: the student starter kit, generated from the contract.
 
 Every module of the contract (spec_tests/_submission.CONTRACT) with every contract function: the
-reference's signature and docstring, and a body that raises NotImplementedError. util.py is given
-by the handout and copied whole. Nothing of the reference's code is copied, and a default the
-student must choose (the best learning rate) is left as None.
+reference's signature and a body that raises NotImplementedError. The docstrings, of each module
+and each function, come from autograde/starter_kit.toml, written from the handout and
+docs/contract.md (the handout question, what the handout asks, what the function takes and
+returns), never from the reference, so the kit does not give away the reference's method. util.py
+is given by the handout and copied whole. Nothing of the reference's code is copied: the handout's
+settings (SETTINGS) are written in, a default the student must choose (the best learning rate) is
+left as None, and any other reference constant a default names is written out as its value (one
+that is not a literal stops the generator), so the kit names nothing it does not define.
 """
 import ast
+import builtins
+import functools
 import shutil
 import textwrap
+import tomllib
 from pathlib import Path
 
 from autograde import REFERENCE_DIR
 from spec_tests._submission import CONTRACT
 
+KIT_TEXT = Path(__file__).with_name("starter_kit.toml")   # the kit's docstrings
 GIVEN = ("util",)   # the handout hands these out complete
 YOUR_CHOICE = {"BEST_LEARNING_RATE"}   # constants whose value is part of the answer
 # The handout's settings (its starter's defaults and layer names), written into the kit; the
@@ -43,27 +52,54 @@ def write_starter(out_dir):
 
 
 def starter_module(name):
-    """The starter text of contract module `name`: imports of other contract functions as the
-    reference has them, then each contract function raising NotImplementedError."""
+    """The starter text of contract module `name`: its docstring (starter_kit.toml), imports of
+    other contract functions as the reference has them, the handout's settings, then each contract
+    function raising NotImplementedError."""
     tree = ast.parse((REFERENCE_DIR / f"{name}.py").read_text(encoding="utf-8"))
-    summary = " ".join((ast.get_docstring(tree) or name).split("\n\n")[0].split())
-    parts = [f'"""{textwrap.fill(summary, 99)}\n\nHW5 starter kit ({name}.py), generated from docs/contract.md: write each function\n'
-             'below; its docstring says what it takes and returns. Keep the names and signatures: the\n'
-             'grader calls them. Importing this module must not run anything."""\n'
+    text = kit_text(name)
+    parts = [f'"""{text["module"]}\n\nHW5 starter kit ({name}.py): write each function below. Its docstring names the\n'
+             'handout question, what the handout asks, and what the function takes and returns\n'
+             '(docs/contract.md). Keep the names and signatures: the grader calls them. Importing this\n'
+             'module must not run anything."""\n'
              "import numpy as np  # noqa: F401\n"]
+    defined = set(dir(builtins)) | {"np"}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module in CONTRACT:
             wanted = [alias.name for alias in node.names if alias.name in CONTRACT[node.module]]
             if wanted:
                 parts.append(f"from {node.module} import {', '.join(wanted)}  # noqa: F401\n")
+                defined.update(wanted)
     constants = _constants(tree)
     settings = SETTINGS.get(name, ())
     if settings:
         parts.append("\n" + "".join(f"{key} = {ast.unparse(constants[key])}\n" for key in settings))
-    constants = {key: value for key, value in constants.items() if key not in settings}
+        defined.update(settings)
     for function in _contract_functions(name, tree):
-        parts.append("\n\n" + _stub(name, function, constants))
+        parts.append("\n\n" + _stub(name, function, constants, defined, text[function.name]))
+        defined.add(function.name)
     return "".join(parts)
+
+
+@functools.cache
+def _kit_texts():
+    texts = tomllib.loads(KIT_TEXT.read_text(encoding="utf-8"))
+    for module, table in texts.items():
+        expected = set(CONTRACT.get(module, ())) | {"module"}
+        if module in GIVEN or module not in CONTRACT or set(table) != expected:
+            raise ValueError(f"{KIT_TEXT.name} [{module}]: expected the keys {sorted(expected)}, found {sorted(table)}")
+        for key, doc in table.items():
+            if "\\" in doc or '"""' in doc:
+                raise ValueError(f"{KIT_TEXT.name} {module}.{key}: a docstring may hold no backslash or \"\"\"")
+    return texts
+
+
+def kit_text(name):
+    """{'module': the module's docstring paragraph, function: its docstring} of contract module
+    `name`, from starter_kit.toml (stripped of the blank lines around them)."""
+    texts = _kit_texts()
+    if name not in texts:
+        raise KeyError(f"{KIT_TEXT.name} has no [{name}] table: every contract module the kit writes needs one")
+    return {key: doc.strip() for key, doc in texts[name].items()}
 
 
 def _contract_functions(name, tree):
@@ -90,25 +126,32 @@ def _constants(tree):
     return found
 
 
-def _stub(module, function, constants):
-    """def line with the reference's signature (module constants written out as their values),
-    the docstring, and a NotImplementedError naming the function."""
+def _stub(module, function, constants, defined, doc):
+    """def line with the reference's signature (reference constants written out as their values),
+    the docstring `doc`, and a NotImplementedError naming the function."""
     args = function.args
-    args.defaults = [_default(d, constants) for d in args.defaults]
-    args.kw_defaults = [None if d is None else _default(d, constants) for d in args.kw_defaults]
-    doc = (ast.get_docstring(function, clean=True) or "").replace('"""', "'''")
+    args.defaults = [_default(module, function, d, constants, defined) for d in args.defaults]
+    args.kw_defaults = [None if d is None else _default(module, function, d, constants, defined)
+                        for d in args.kw_defaults]
     body = f'"""{doc}\n"""\n' if "\n" in doc else f'"""{doc}"""\n'
     body += f'raise NotImplementedError("{module}.{function.name}")\n'
     return f"def {function.name}({ast.unparse(args)}):\n" + textwrap.indent(body, "    ")
 
 
-def _default(node, constants):
+def _default(module, function, node, constants, defined):
+    """A default as the kit writes it: YOUR_CHOICE as None, a name the kit defines (a setting, a
+    function defined above, an import) as it is, a reference constant that is a literal as its
+    value. Anything else would name something the kit lacks: ValueError."""
     if isinstance(node, ast.Name) and node.id in YOUR_CHOICE:
         return ast.Constant(None)
-    if isinstance(node, ast.Name) and node.id in constants:
+    if isinstance(node, ast.Name) and node.id not in defined and node.id in constants:
         try:
             ast.literal_eval(constants[node.id])
             return constants[node.id]
         except ValueError:
-            return node
+            pass
+    missing = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - defined)
+    if missing:
+        raise ValueError(f"{module}.{function.name}: a default names {', '.join(missing)}, which the starter kit "
+                         "does not define; add it to SETTINGS or make the reference's default a literal")
     return node

@@ -71,11 +71,26 @@ def two_layer_gradients(params, x, y):
     }
 
 
-def trusted_contract_functions():
-    """Oracle versions of the nn.py/util.py functions a training loop calls, by contract name.
+def _recording(function, record):
+    """function with a `record(args, kwargs)` attribute: the worker logs each call's record for a
+    procedure check (Submission.patched)."""
+    function.record = record
+    return function
 
-    A test of the training loop patches these over the submission's own, so that a bug graded in
-    another question (softmax, forward, ...) does not cost the loop's points a second time.
+
+def _argument(args, kwargs, position, name, default=None):
+    """The value of a call's argument given by position or by keyword."""
+    return args[position] if len(args) > position else kwargs.get(name, default)
+
+
+def trusted_contract_functions():
+    """Oracle versions of the nn.py/util.py/run_q2.py functions that other questions' code calls,
+    by contract name.
+
+    A check of one question patches these over the submission's own, so that a bug graded in
+    another question (softmax, forward, ...) does not cost its points a second time. Some record
+    their calls for procedure checks: get_random_batches its (N, batch_size), initialize_weights
+    its (in, out) sizes.
     """
     def sigmoid_deriv(post):
         return post * (1 - post)
@@ -98,9 +113,56 @@ def trusted_contract_functions():
         order = np.random.permutation(len(x))
         return [(x[order[i:i + batch_size]], y[order[i:i + batch_size]]) for i in range(0, len(x), batch_size)]
 
+    def initialize_weights(in_size, out_size, params, name=""):
+        bound = np.sqrt(6 / (in_size + out_size))
+        params["W" + name] = np.random.uniform(-bound, bound, (in_size, out_size))
+        params["b" + name] = np.zeros(out_size)
+
+    def apply_gradients(params, learning_rate, names):
+        for name in names:
+            for kind in ("W", "b"):
+                params[kind + name] = params[kind + name] - learning_rate * params["grad_" + kind + name]
+
+    _recording(get_random_batches, lambda args, kwargs: (int(len(_argument(args, kwargs, 0, "x"))),
+                                                          int(_argument(args, kwargs, 2, "batch_size"))))
+    _recording(initialize_weights, lambda args, kwargs: (int(_argument(args, kwargs, 0, "in_size")),
+                                                          int(_argument(args, kwargs, 1, "out_size"))))
     return {"sigmoid": expit, "sigmoid_deriv": sigmoid_deriv, "softmax": lambda x: softmax(x, axis=1),
             "forward": forward, "backwards": backwards, "compute_loss_and_acc": compute_loss_and_acc,
-            "get_random_batches": get_random_batches, "linear": lambda x: x, "linear_deriv": np.ones_like}
+            "get_random_batches": get_random_batches, "initialize_weights": initialize_weights,
+            "apply_gradients": apply_gradients, "linear": lambda x: x, "linear_deriv": np.ones_like}
+
+
+def trusted_training_functions():
+    """trusted_contract_functions plus an oracle run_q2.train (the contract's: mini-batch SGD on a
+    sigmoid layer and a softmax layer, new batches every epoch, a history of per-epoch means), for
+    checks of Q3's trainings: they grade the submission's training choices (its learning rate, batch
+    size, initialisation), while its Q2 loop is graded in Q2.4.1."""
+    trusted = trusted_contract_functions()
+    forward, backwards, loss_and_acc = trusted["forward"], trusted["backwards"], trusted["compute_loss_and_acc"]
+
+    def probabilities(x, params, names):
+        return forward(forward(x, params, names[0], expit), params, names[1], trusted["softmax"])
+
+    def train(x, y, params, *, epochs, batch_size, learning_rate, names=("layer1", "output"), valid=None):
+        history = {"train_loss": [], "train_acc": [], **({"valid_loss": [], "valid_acc": []} if valid is not None else {})}
+        for _ in range(epochs):
+            total_loss = total_correct = 0.0
+            for batch_x, batch_y in trusted["get_random_batches"](x, y, batch_size):
+                probs = probabilities(batch_x, params, names)
+                loss, acc = loss_and_acc(batch_y, probs)
+                total_loss, total_correct = total_loss + loss, total_correct + acc * len(batch_x)
+                backwards(backwards(probs - batch_y, params, names[1], np.ones_like), params, names[0], trusted["sigmoid_deriv"])
+                trusted["apply_gradients"](params, learning_rate, names)
+            history["train_loss"].append(total_loss / len(x))
+            history["train_acc"].append(total_correct / len(x))
+            if valid is not None:
+                loss, acc = loss_and_acc(valid[1], probabilities(valid[0], params, names))
+                history["valid_loss"].append(loss / len(valid[0]))
+                history["valid_acc"].append(acc)
+        return history
+
+    return {**trusted, "train": train}
 
 
 AUTOENCODER_LAYERS = ("layer1", "layer2", "layer3", "output")
@@ -118,3 +180,55 @@ def autoencoder_reconstruct(params, x):
     for name in AUTOENCODER_LAYERS[:-1]:
         hidden = np.maximum(hidden @ params["W" + name] + params["b" + name], 0)
     return expit(hidden @ params["Woutput"] + params["boutput"])
+
+
+def trusted_autoencoder_functions():
+    """trusted_contract_functions plus oracle versions of Q5.1's run_q5.py functions, for checks
+    of Q5.2's training procedure: autoencoder_forward records each batch's rows, momentum_step each
+    step's learning rate (M = 0.9 M - lr dJ/dW, then W = W + M)."""
+    trusted = trusted_contract_functions()
+    forward, backwards = trusted["forward"], trusted["backwards"]
+
+    def relu(x):
+        return np.maximum(x, 0)
+
+    def relu_deriv(post):
+        return (post > 0).astype(float)
+
+    def initialize_autoencoder(in_size=1024, hidden_size=32):
+        params = {}
+        sizes = (in_size, hidden_size, hidden_size, hidden_size, in_size)
+        for name, fan_in, fan_out in zip(AUTOENCODER_LAYERS, sizes[:-1], sizes[1:], strict=True):
+            trusted["initialize_weights"](fan_in, fan_out, params, name)
+        for key in _learned_keys():
+            params["m_" + key] = np.zeros_like(params[key])
+        return params
+
+    def autoencoder_forward(x, params):
+        hidden = x
+        for name in AUTOENCODER_LAYERS[:-1]:
+            hidden = forward(hidden, params, name, relu)
+        return forward(hidden, params, AUTOENCODER_LAYERS[-1], expit)
+
+    def squared_error(x, out):
+        return float(np.sum((out - x) ** 2))
+
+    def autoencoder_backwards(x, out, params):
+        delta = backwards(2.0 * (out - x), params, AUTOENCODER_LAYERS[-1], trusted["sigmoid_deriv"])
+        for name in reversed(AUTOENCODER_LAYERS[:-1]):
+            delta = backwards(delta, params, name, relu_deriv)
+
+    def momentum_step(params, learning_rate):
+        for key in _learned_keys():
+            params["m_" + key] = 0.9 * params.get("m_" + key, 0) - learning_rate * params["grad_" + key]
+            params[key] = params[key] + params["m_" + key]
+
+    _recording(autoencoder_forward, lambda args, kwargs: int(len(_argument(args, kwargs, 0, "x"))))
+    _recording(momentum_step, lambda args, kwargs: float(_argument(args, kwargs, 1, "learning_rate")))
+    return {**trusted, "relu": relu, "relu_deriv": relu_deriv, "initialize_autoencoder": initialize_autoencoder, "autoencoder_forward": autoencoder_forward,
+            "squared_error": squared_error, "autoencoder_backwards": autoencoder_backwards,
+            "momentum_step": momentum_step}
+
+
+def _learned_keys():
+    return [kind + name for name in AUTOENCODER_LAYERS for kind in ("W", "b")]

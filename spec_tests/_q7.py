@@ -1,6 +1,9 @@
 """What Q7's spec tests share: whether torch is here, the grader's data for each question (real
 where the user has it, else the -lite sets built from the shared real data), staging of flowers17
-for the sandbox, and the checks every PyTorch question makes of a history, a model and predictions.
+for the sandbox, and the checks every PyTorch question makes of a history, a model and predictions,
+and of how predict runs the trained model (check_predict_procedure: eval mode, repeatable, inputs
+prepared as train's; the accuracy itself is scored from predictions made in eval mode, so a missing
+model.eval() costs that check only).
 """
 import importlib.util
 import os
@@ -70,8 +73,10 @@ def stage_flowers(folder, workdir):
 def train_module(submission, module, train, test, seed, keep=None):
     """Run module's build_model, train and predict in the worker. train, test: (x, labels); the test
     inputs go in a secret order (OS entropy), so predictions cannot be replayed by position.
-    Returns {"layers", "history", "predictions" (in test's own order)}; keep: a key to keep the
-    trained model under in the worker (for _torch_probes.read_with_kept)."""
+    Returns {"layers", "history", "predictions" (in test's own order; made with the model in eval
+    mode), "predict_modes", "predict_repeatable", "inputs"} (predict's procedure: see
+    _torch_probes.train_and_predict and check_predict_procedure); keep: a key to keep the trained
+    model under in the worker (for _torch_probes.read_with_kept)."""
     submission.seed(seed)
     (x, labels), (test_x, _) = train, test
     order = np.random.default_rng().permutation(len(test_x))
@@ -86,7 +91,10 @@ def train_module(submission, module, train, test, seed, keep=None):
 
 
 def show_curves(module, result, out_dir, show_figure, caption):
-    """module.plot_history(history, path) must write a PNG at path; the report shows it."""
+    """train's history must hold one loss and accuracy per epoch, and module.plot_history(history,
+    path) must write a PNG at path; the report shows it."""
+    __tracebackhide__ = True
+    check_history(result["history"])
     path = out_dir / "curves.png"
     module.plot_history(result["history"], path)
     show_figure(path, caption)
@@ -109,7 +117,8 @@ def check_learns(history, fall):
     loss = history["loss"]
     assert len(loss) >= 2 and loss[-1] <= fall * loss[0], \
         f"the training loss goes from {loss[0]:.4g} to {loss[-1]:.4g} over {len(loss)} epochs; it must fall to at " \
-        f"most {fall:g} of its first epoch (does each batch take an optimizer step after backward()?)"
+        f"most {fall:g} of its first epoch (does each batch take an optimizer step after backward()? is there a " \
+        "softmax before a cross_entropy loss, which applies log-softmax itself?)"
 
 
 def count_layers(layers, kind):
@@ -139,7 +148,111 @@ def accuracy(predictions, labels):
     return float(np.mean(predictions == labels))
 
 
-def check_bar(value, bar, what, data, hint):
-    """value >= bar, else fail with what, the data set, and a hint."""
+def check_bar(value, bar, what, data, hint, result=None):
+    """value >= bar, else fail with what, the data set, and a hint; where the probe's `result` found
+    predict preparing its inputs unlike train, the message says so first."""
     __tracebackhide__ = True
+    if value < bar and result is not None and input_problems(result):
+        hint = f"predict prepares inputs unlike train: see {PROCEDURE_TEST}. {hint}"
     assert value >= bar, f"{what} is {value:.1%} on {data}; the bar is {bar:.1%}. {hint}"
+
+
+# predict's procedure (the probes' "predict_modes", "predict_repeatable" and "inputs"): predict must
+# run the model in eval mode, repeatably, on inputs prepared as train's. The inputs are compared where
+# they enter the model's first layer: predict's mean within MEAN_MARGIN sd (train's) of train's, its
+# sd within STD_RATIO times train's, the same number of values per example.
+PROCEDURE_TEST = "test_predict_runs_the_trained_model_in_eval_mode"
+MEAN_MARGIN = 0.25
+STD_RATIO = (0.5, 2.0)
+EVAL_HINT = "call model.eval() (and use torch.no_grad()) in predict: with dropout active the predictions change from run to run"
+
+
+def _number(value):
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+
+
+def _stats(found):
+    """A summary of inputs from the probe (untrusted): (mean, std, size, sizes) or None."""
+    if not isinstance(found, dict):
+        return None
+    sizes = found.get("sizes")
+    sizes = {int(s) for s in sizes if isinstance(s, int)} if isinstance(sizes, list) else set()
+    size = found.get("size") if isinstance(found.get("size"), int) else -1
+    return _number(found.get("mean")), _number(found.get("std")), size, sizes or {size}
+
+
+def input_problems(result):
+    """How the inputs predict feeds the model's first layer differ from train's (a list of
+    sentences; empty when they match, or where either side was not seen)."""
+    inputs = result.get("inputs") if isinstance(result, dict) else None
+    if not isinstance(inputs, dict):
+        return []
+    train, predict = _stats(inputs.get("train")), _stats(inputs.get("predict"))
+    if train is None or predict is None:
+        return []
+    (mean_t, std_t, size_t, sizes_t), (mean_p, std_p, size_p, sizes_p) = train, predict
+    layer = f"the model's first layer, {inputs['layer']}" if isinstance(inputs.get("layer"), str) else "the model's first layer"
+    if not sizes_p <= sizes_t:
+        return [f"predict feeds {layer}, {size_p} values per example where train feeds it {size_t}: prepare them "
+                "alike (the same size, crop, channels)"]
+    if not all(np.isfinite([mean_t, std_t])):
+        return []
+    said = f"(sd {std_p:.3g}) where train's average {mean_t:.3g} (sd {std_t:.3g}), entering {layer}"
+    if not np.isfinite(mean_p) or not np.isfinite(std_p):
+        return [f"predict feeds the model inputs averaging {mean_p:.3g} {said}: they hold NaN or inf"]
+    problems = []
+    if abs(mean_p - mean_t) > MEAN_MARGIN * std_t + 1e-6:
+        problems.append(f"predict feeds the model inputs averaging {mean_p:.3g} {said}: prepare them alike "
+                        "(the same scaling, inversion, normalisation)")
+    elif not STD_RATIO[0] * std_t <= std_p <= STD_RATIO[1] * std_t:
+        problems.append(f"predict feeds the model inputs spread with sd {std_p:.3g} (mean {mean_p:.3g}) where train's "
+                        f"have sd {std_t:.3g} (mean {mean_t:.3g}), entering {layer}: prepare them alike (the same scaling, "
+                        "normalisation)")
+    return problems
+
+
+def procedure_problems(result):
+    """What is wrong with how predict runs the trained model (a list of sentences; empty if nothing)."""
+    if not isinstance(result, dict) or "predict_repeatable" not in result:
+        return ["the probe reported nothing on how predict ran (the submission's process tampered with it?)"]
+    problems = []
+    if isinstance(result.get("predict_problem"), str):
+        problems.append(f"predict failed on the first test inputs: {result['predict_problem']}")
+    modes = result.get("predict_modes")
+    modes = [m for m in modes if isinstance(m, str)] if isinstance(modes, list) else []
+    if modes:
+        norm = " (and batch norm normalises with each batch's own statistics)" if any("Norm" in m for m in modes) else ""
+        problems.append(f"{', '.join(modes)} ran in training mode during predict; {EVAL_HINT}{norm}")
+    elif result.get("predict_repeatable") is not True and "predict_problem" not in result:
+        problems.append("predict gave other classes for the same test inputs in a second run (under another torch "
+                        "seed), though no dropout or batch-norm layer ran in training mode: a functional dropout "
+                        f"(F.dropout(..., training=True)) or random test-time transforms? {EVAL_HINT}")
+    return problems + input_problems(result)
+
+
+def _finding(result):
+    """One line on predict's procedure and the inputs train and predict fed the model, for the report."""
+    modes = result.get("predict_modes") if isinstance(result.get("predict_modes"), list) else []
+    line = (f"in training mode: {', '.join(map(str, modes))}" if modes else "no mode-dependent layer in training mode") + \
+        ("; repeatable" if result.get("predict_repeatable") is True else "; not repeatable")
+    inputs = result.get("inputs") if isinstance(result.get("inputs"), dict) else {}
+    train, predict = _stats(inputs.get("train")), _stats(inputs.get("predict"))
+    if train is None or predict is None:
+        return line + "; inputs not compared (train or predict fed the model's first layer nothing seen)"
+    (mean_t, std_t, size_t, _), (mean_p, std_p, size_p, _) = train, predict
+    return (f"{line}; inputs to {inputs.get('layer')}: train mean {mean_t:.4g} sd {std_t:.4g} ({size_t} values each), "
+            f"predict mean {mean_p:.4g} sd {std_p:.4g} ({size_p}); |mean difference| / sd {abs(mean_p - mean_t) / max(std_t, 1e-12):.4g} "
+            f"(bar {MEAN_MARGIN:g}), sd ratio {std_p / max(std_t, 1e-12):.4g} (bar {STD_RATIO[0]:g}-{STD_RATIO[1]:g})")
+
+
+def check_predict_procedure(results, show_finding=None):
+    """results: {what (e.g. "" or "the fine-tuned SqueezeNet"): a training probe's result}. predict
+    runs each trained model in eval mode (no dropout or batch norm in training mode, the same answer
+    twice) on inputs prepared as train's; else fail, saying what is wrong with which."""
+    __tracebackhide__ = True
+    problems = []
+    for what, result in results.items():
+        if show_finding is not None and isinstance(result, dict):
+            show_finding(f"predict{f' ({what})' if what else ''}: {_finding(result)}")
+        problems += [f"{what}: {p}" if what else p for p in procedure_problems(result)]
+    assert not problems, "; ".join(problems)

@@ -220,8 +220,9 @@ class Submission:
 
     def patched(self, replacements):
         """Context manager: replace contract functions by name in every loaded submission module
-        (covers `from nn import forward` and `nn.forward` alike). Yields a dict that, on leaving,
-        holds how many times the submission's code called each replacement."""
+        (covers `from nn import forward` and `nn.forward` alike). Yields a PatchedCalls dict that, on
+        leaving, holds how many times the submission's code called each replacement, and in its
+        `log` what the replacements that have a `record(args, kwargs)` attribute made of each call."""
         return _Patch(self, replacements)
 
     # --- the worker ----------------------------------------------------------------------------
@@ -331,9 +332,18 @@ class _OutputTail:
         return "".join(self._tail)
 
 
+class PatchedCalls(dict):
+    """{name: how many times the submission's code called the replacement}; .log: {name: [record of
+    each call]} for replacements that record (see Submission.patched). Untrusted, like any answer."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = {}
+
+
 class _Patch:
     def __init__(self, submission, replacements):
-        self.submission, self.replacements, self.calls = submission, replacements, {}
+        self.submission, self.replacements, self.calls = submission, replacements, PatchedCalls()
 
     def __enter__(self):
         self.submission._request(("patch", self.replacements), "replacing functions with the grader's")
@@ -342,7 +352,9 @@ class _Patch:
     def __exit__(self, *exc):
         if self.submission._alive():
             try:
-                self.calls.update(self.submission._request(("unpatch",), "restoring its functions"))
+                answer = self.submission._request(("unpatch",), "restoring its functions")
+                self.calls.update(answer["calls"])
+                self.calls.log.update(answer["log"])
             except Exception:  # noqa: BLE001 (the worker is restarted on its next use instead)
                 self.submission.close()
         return False

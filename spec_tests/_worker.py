@@ -15,7 +15,8 @@ Requests and answers (tuples):
                                                  that builds a torch model, trains it and measures it here)
   ("seed", seed)                              -> ("ok", None)     np.random.seed for the next calls
   ("patch", {name: function})                 -> ("ok", None)     replace contract names in the modules
-  ("unpatch",)                                -> ("ok", {name: calls}) undo, saying how often each ran
+  ("unpatch",)                                -> ("ok", {"calls": {name: count}, "log": {name: [record, ...]}})
+                                                 undo, saying how often each ran and what each `record` logged
 Any request may answer ("raised", (type name, builtin base names, message, "file.py:line")).
 """
 import importlib
@@ -38,6 +39,7 @@ class _Worker:
         self.directory = Path(directory).resolve()
         self.patched = []     # (module, name, old value) to undo
         self.calls = {}       # patched name -> how many times the submission's code called it
+        self.log = {}         # patched name -> what its `record` made of each call (a procedure check reads it)
 
     def module(self, name):
         if str(self.directory) not in sys.path:
@@ -67,7 +69,8 @@ class _Worker:
         if kind == "patch":
             for name, function in request[1].items():
                 self.calls[name] = 0
-                counted = _counted(function, name, self.calls)
+                self.log[name] = []
+                counted = _counted(function, name, self.calls, self.log[name])
                 for module in self.loaded():
                     if hasattr(module, name):
                         self.patched.append((module, name, getattr(module, name)))
@@ -76,8 +79,9 @@ class _Worker:
         if kind == "unpatch":
             for module, name, old in reversed(self.patched):
                 setattr(module, name, old)
-            calls, self.patched, self.calls = dict(self.calls), [], {}
-            return calls
+            answer = {"calls": dict(self.calls), "log": dict(self.log)}
+            self.patched, self.calls, self.log = [], {}, {}
+            return answer
         raise ValueError(f"unknown request {kind!r}")
 
     def loaded(self):
@@ -105,9 +109,15 @@ def _invoke(function, args, kwargs, state):
     return result, changed
 
 
-def _counted(function, name, calls):
+def _counted(function, name, calls, log):
+    """function, counting its calls; where it has a `record(args, kwargs)` attribute, each call's
+    record (plain data: what a procedure check needs, e.g. the learning rate) is logged too."""
+    record = getattr(function, "record", None)
+
     def counted(*args, **kwargs):
         calls[name] += 1
+        if record is not None:
+            log.append(record(args, kwargs))
         return function(*args, **kwargs)
     return counted
 

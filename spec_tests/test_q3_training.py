@@ -6,12 +6,14 @@ from the reference's spread). Each test records which data set it used. The writ
 graded by a person: their tests are evidence (the numbers agree with the weights, the pictures are
 oriented as the data is) and hand the submission's figures and numbers to the report.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from hw5data.choose import LITE, REAL
 from hw5data.nist36 import CLASSES
-from spec_tests._gradcheck import two_layer_forward
+from spec_tests._gradcheck import trusted_contract_functions, trusted_training_functions, two_layer_forward
 
 question = pytest.mark.question
 # Validation-accuracy bars. NIST36: the handout's 75%. nist36-lite (v3): the reference over 20 seeds
@@ -20,16 +22,30 @@ question = pytest.mark.question
 # `python benchmarks/q3_threshold.py` whenever nist36-lite's recipe (its VERSION) changes.
 BAR = {REAL: 0.75, LITE: 0.687}
 EPOCHS = 30
-SAME_NETWORK = " (the grader computes with a correct forward pass: a sigmoid or softmax bug graded in Q2 shows up here too)"
+SAME_NETWORK = " (the network trains and is evaluated with the grader's Q2 functions)"
 
 
 @pytest.fixture(scope="module")
 def trained(submission, run_q3, nist36, grading_seed):
-    """The submission's train_nist36 on the grader's data, run once for this module's tests."""
+    """The submission's train_nist36 on the grader's data, run once for this module's tests, with the
+    grader's Q2 functions (layers, batches, update step, the loop run_q2.train) in place of the
+    submission's: a Q2 bug is charged in Q2, and here its training choices are graded."""
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
     submission.seed(grading_seed)  # module scope: set up before the per-test seeding
-    params, history = run_q3.train_nist36(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)  # copies: it may edit them
+    with submission.patched(trusted_training_functions()):
+        params, history = run_q3.train_nist36(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)  # copies: it may edit them
     return params, history, nist36
+
+
+@pytest.fixture(scope="module")
+def own_loop(submission, run_q3, nist36, grading_seed):
+    """train_nist36 for 2 epochs on 360 rows, with the submission's own loop (its run_q2.train, or
+    its own code) on the grader's layers: the history it makes for the two plots."""
+    (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
+    submission.seed(grading_seed)
+    with submission.patched(trusted_contract_functions()):
+        params, history = run_q3.train_nist36(x[:360].copy(), y[:360].copy(), vx[:180].copy(), vy[:180].copy(), epochs=2)
+    return params, history, (x[:360], y[:360]), (vx[:180], vy[:180])
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +84,26 @@ def test_most_confused_pairs_counts_both_directions(run_q3):
 
 
 @question("3.1.1")
-def test_train_nist36_returns_a_1024_64_36_network_and_per_epoch_history(trained, record_property):
-    """train_nist36 returns params for 1024-64-36 and a history with one entry per epoch"""
-    params, history, data = trained
-    record_property("data", data.description)
+def test_train_nist36_returns_a_1024_64_36_network_and_per_epoch_history(own_loop):
+    """train_nist36 returns params for 1024-64-36 and, for the two plots, per-epoch accuracy and mean loss on both sets"""
+    params, history, train, valid = own_loop
     for key, shape in (("Wlayer1", (1024, 64)), ("blayer1", (64,)), ("Woutput", (64, 36)), ("boutput", (36,))):
-        assert np.shape(params.get(key)) == shape, f"params['{key}'] has shape {np.shape(params.get(key))}; expected {shape}"
+        assert np.size(params.get(key)) == np.prod(shape) and np.shape(params.get(key))[0] == shape[0], \
+            f"params['{key}'] has shape {np.shape(params.get(key))}; expected {shape}"
+    if not isinstance(history, dict):
+        pytest.fail(f"train_nist36 returned {type(history).__name__} as its history; expected a dict of per-epoch lists", pytrace=False)
     for key in ("train_acc", "valid_acc", "train_loss", "valid_loss"):
-        assert len(history.get(key, ())) == EPOCHS, f"history['{key}'] must hold one value per epoch ({EPOCHS})"
+        assert len(history.get(key, ())) == 2, f"history['{key}'] must hold one value per epoch (2 here): the plots' x-axis is the epoch"
+    assert all(0 <= a <= 1 for a in [*history["train_acc"], *history["valid_acc"]]), \
+        f"the accuracies must be fractions in [0, 1]; history['train_acc'] is {list(history['train_acc'])}"
+    # The plots show "the cross-entropy loss averaged over the data": per example, not summed over the
+    # set or a batch (32 or more times larger). The last epoch's values are compared with the returned
+    # network's within a factor of 3, whether they were taken before or after its last updates.
+    for key, (rows, labels) in (("train_loss", train), ("valid_loss", valid)):
+        mean, last = _mean_loss(params, rows, labels), float(history[key][-1])
+        assert mean / 3 - 0.1 <= last <= 3 * mean + 0.5, \
+            f"history['{key}'][-1] = {last:.6g}, but the returned network's cross-entropy averaged over those rows is " \
+            f"{mean:.4g}: the handout's plot shows the loss averaged over the data{SAME_NETWORK}"
 
 
 @question("3.1.1")
@@ -91,16 +119,33 @@ def test_trained_network_reaches_the_validation_bar(trained, record_property):
 
 @question("3.1.1")
 def test_plot_curves_writes_two_png_figures(run_q3, trained, out_dir, show_figure):
-    """plot_curves(history, out_dir) writes the accuracy and the loss figure as PNG files"""
+    """plot_curves(history, out_dir) writes the accuracy and the loss plots as PNG files (two figures, or one with both)"""
     _, history, _ = trained
-    paths = run_q3.plot_curves(history, out_dir)
-    assert len(paths) == 2, f"plot_curves returned {len(paths)} paths; expected (accuracy PNG, loss PNG)"
-    for path, caption in zip(paths, ("Q3.1.1 accuracy", "Q3.1.1 loss"), strict=True):
+    _show_plots(run_q3.plot_curves(history, out_dir), ("Q3.1.1 accuracy", "Q3.1.1 loss"), "Q3.1.1 accuracy and loss",
+                show_figure)
+
+
+def _show_plots(returned, captions, caption_of_one, show_figure):
+    """The accuracy and the loss plots a plotting function wrote: two figures (a pair of paths, as the
+    contract has it) or one figure holding both (one path). Each must be a PNG file."""
+    __tracebackhide__ = True
+    paths = [returned] if isinstance(returned, str | Path) else list(returned or ())
+    if not paths or len(paths) > 2:
+        pytest.fail(f"the plotting function returned {len(paths)} paths; expected the accuracy and the loss plots: "
+                    "(accuracy PNG, loss PNG), or one PNG holding both", pytrace=False)
+    if len(paths) == 1:
+        captions = (caption_of_one,)
+    for path, caption in zip(paths, captions, strict=True):
         show_figure(path, caption)
 
 
 def _accuracy(params, x, y):
     return float(np.mean(two_layer_forward(params, x)[3].argmax(1) == y.argmax(1)))
+
+
+def _mean_loss(params, x, y):
+    """The cross-entropy of the network on (x, y) averaged over the rows."""
+    return float(-np.sum(y * np.log(two_layer_forward(params, x)[3])) / len(x))
 
 
 # --- Q3.1.2 (writeup): three learning rates ------------------------------------------------------
@@ -109,7 +154,8 @@ def _accuracy(params, x, y):
 def sweep(submission, run_q3, nist36, grading_seed):
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
     submission.seed(grading_seed)
-    return run_q3.learning_rate_sweep(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)
+    with submission.patched(trusted_training_functions()):
+        return run_q3.learning_rate_sweep(x.copy(), y.copy(), vx.copy(), vy.copy(), epochs=EPOCHS)
 
 
 @question("3.1.2")
@@ -132,12 +178,25 @@ def test_learning_rate_sweep_trains_the_best_rate_ten_times_it_and_a_tenth(sweep
 
 
 @question("3.1.2")
+def test_each_learning_rate_trains_a_fresh_network(submission, run_q3, nist36):
+    """learning_rate_sweep trains each of its three rates from freshly initialised weights"""
+    # Observed through the calls (the handout's "train three networks"): a sweep on 360 rows for 2
+    # epochs, with the grader's initialize_weights (and layer functions) in place of the submission's.
+    (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
+    with submission.patched(trusted_training_functions()) as calls:
+        runs = run_q3.learning_rate_sweep(x[:360].copy(), y[:360].copy(), vx[:72].copy(), vy[:72].copy(), epochs=2)
+    fresh = [sizes for sizes in calls.log.get("initialize_weights", []) if sizes == (1024, 64)]
+    assert len(fresh) >= len(runs) == 3, \
+        f"learning_rate_sweep initialised a 1024-64 layer {len(fresh)} time(s) for {len(runs)} learning rates: each rate " \
+        "must train a fresh network (initialize_weights again), not keep training the one before"
+
+
+@question("3.1.2")
 def test_plot_learning_rates_writes_two_png_figures(run_q3, sweep, out_dir, show_figure):
-    """plot_learning_rates(runs, out_dir) writes the accuracy and the loss figure of the three runs as PNG files"""
-    paths = run_q3.plot_learning_rates(sweep, out_dir)
-    assert len(paths) == 2, f"plot_learning_rates returned {len(paths)} paths; expected (accuracy PNG, loss PNG)"
-    for path, caption in zip(paths, ("Q3.1.2 accuracy at three learning rates", "Q3.1.2 loss at three learning rates"), strict=True):
-        show_figure(path, caption)
+    """plot_learning_rates(runs, out_dir) writes the accuracy and the loss plots of the three runs as PNG files (two figures, or one with both)"""
+    _show_plots(run_q3.plot_learning_rates(sweep, out_dir),
+                ("Q3.1.2 accuracy at three learning rates", "Q3.1.2 loss at three learning rates"),
+                "Q3.1.2 accuracy and loss at three learning rates", show_figure)
 
 
 @question("3.1.2")

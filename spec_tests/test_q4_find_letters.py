@@ -4,11 +4,11 @@ Pages are given as the handout's run_q4 gives them, floats in [0, 1] (single pre
 12-megapixel photo is 290 MB in double). A found box counts when it matches a ground-truth box
 one-to-one at IoU >= 0.5 (fixtures/q4/ground_truth_boxes.json, checked by eye).
 
-Bars are deterministic (no randomness is involved). Per page: recall and precision >= 90%, which
-leaves room for a few merged, split or extra boxes (11 of 01_list's 115 characters), for most of the
-points, and >= 99% (every character, one box each, nothing else) for the rest.
-The harder photos are pooled over the four pages at 90%. The reference scores 100% on every page
-and every variant (tests/test_q4_ground_truth.py).
+Bars are deterministic (no randomness is involved). Per page: recall and precision >= 90%: a box on
+"most of these characters" (the handout), with room for a few merged, split or extra boxes (11 of
+01_list's 115 characters). Beyond the handout, as advice (no points in the default rubric): >= 99%
+(every character, one box each, nothing else), and the harder photos pooled over the four pages at
+90%. The reference scores 100% on every page and every variant (tests/test_q4_ground_truth.py).
 """
 import matplotlib
 
@@ -53,10 +53,20 @@ def find_letters(q4, image, where):
     return boxes.astype(float), bw
 
 
+SWAPPED = ("; its boxes are scored as [x1, y1, x2, y2], the order they match in: the coordinate order is charged "
+           "once, by the [y1, x1, y2, x2] check")
+
+
 def _score(q4, image, truth, where):
+    """(found boxes as [y1, x1, y2, x2], recall, precision, pairs, whether they came as [x1, y1, x2, y2]).
+    Boxes in the other coordinate order are scored swapped back: one root cause, one deduction."""
     found, _ = find_letters(q4, image, where)
     recall, precision, pairs = match_boxes(found, truth)
-    return found, recall, precision, pairs
+    swapped = found[:, [1, 0, 3, 2]]
+    other = match_boxes(swapped, truth)
+    if other[0] > recall:
+        return (swapped, *other, True)
+    return found, recall, precision, pairs, False
 
 
 def _diagnosis(found, truth, pairs):
@@ -77,7 +87,7 @@ def _diagnosis(found, truth, pairs):
 def test_find_letters_returns_boxes_and_a_black_on_white_float_image(q4):
     """findLetters(image) returns (bboxes (N, 4), bw): bw a float image of the page in [0, 1], ink black on white"""
     image, truth = drawn_page()
-    boxes, bw = find_letters(q4, image, "a drawn 300x720 page")
+    _, bw = find_letters(q4, image, "a drawn 300x720 page")
     assert bw.shape == image.shape[:2], f"bw has shape {bw.shape}; expected the page's height and width {image.shape[:2]}"
     assert np.issubdtype(bw.dtype, np.floating), f"bw has dtype {bw.dtype}; the handout asks for a floating-point image"
     assert np.isfinite(bw).all() and bw.min() >= 0 and bw.max() <= 1, \
@@ -88,26 +98,17 @@ def test_find_letters_returns_boxes_and_a_black_on_white_float_image(q4):
     assert bw[ink].mean() < 0.5 < bw[~ink].mean(), \
         f"bw averages {bw[ink].mean():.2f} on the ink and {bw[~ink].mean():.2f} on the paper; characters must be " \
         "black (0) and the background white (1)"
-    assert len(boxes) > 0, "findLetters found no boxes on a page with four large dark letters"
-    as_bytes, _ = find_letters(q4, skimage.img_as_ubyte(image), "the same page as uint8")
-    assert match_boxes(as_bytes, boxes)[:2] == (1.0, 1.0), \
-        "findLetters gives other boxes for the same page as uint8 (0-255) than as floats in [0, 1]; it must accept both"
 
 
 @question("4.2")
-def test_find_letters_boxes_are_y1_x1_y2_x2_corners(q4):
-    """Each box row is [y1, x1, y2, x2]: top-left then bottom-right corner, in the image's pixels"""
-    image, truth = drawn_page()
-    boxes, _ = find_letters(q4, image, "a drawn 300x720 page")
-    swapped = boxes[:, [1, 0, 3, 2]]
-    if match_boxes(swapped, truth)[0] > match_boxes(boxes, truth)[0]:
-        pytest.fail("the boxes are [x1, y1, x2, y2]: rows must be [y1, x1, y2, x2] (row first, as numpy indexes)",
-                    pytrace=False)
-    recall, _, _ = match_boxes(boxes, truth)
-    assert recall >= 0.75, f"only {recall:.0%} of the four drawn letters (60 px tall, 7 px strokes) got a box at IoU >= 0.5; " \
-                           f"boxes: {boxes.astype(int).tolist()}, letters: {truth.tolist()}"
-    assert (boxes[:, 0] < boxes[:, 2]).all() and (boxes[:, 1] < boxes[:, 3]).all(), \
-        "each row must be the top-left corner (y1, x1) then the bottom-right corner (y2, x2): y1 < y2 and x1 < x2"
+def test_find_letters_accepts_uint8_pages(q4):
+    """The same page as uint8 (0-255, as skimage.io.imread gives it) gets the same boxes as floats in [0, 1]"""
+    image, _ = drawn_page()
+    as_floats, _ = find_letters(q4, image, "a drawn 300x720 page")
+    as_bytes, _ = find_letters(q4, skimage.img_as_ubyte(image), "the same page as uint8")
+    assert len(as_floats) == len(as_bytes) and match_boxes(as_bytes, as_floats)[:2] == (1.0, 1.0), \
+        "findLetters gives other boxes for the same page as uint8 (0-255) than as floats in [0, 1]: convert with " \
+        "skimage.img_as_float first, so a threshold means the same on either"
 
 
 @pytest.fixture(scope="module")
@@ -116,17 +117,38 @@ def scored_pages():
     return {}
 
 
+def _scored(q4, name, scored_pages):
+    """_score of a handout page and its true boxes, found once per grading (the order check and both
+    tiers share it)."""
+    __tracebackhide__ = True
+    if name not in scored_pages:
+        image, truth = load_page(name)[:2]
+        scored_pages[name] = (*_score(q4, BuiltInWorker(skimage.img_as_float32, image), truth, name), truth)
+    return scored_pages[name]
+
+
 def _check_page(q4, name, bar, show_finding, scored_pages):
     __tracebackhide__ = True
-    truth = load_page(name)[1]
-    if name not in scored_pages:
-        scored_pages[name] = _score(q4, BuiltInWorker(skimage.img_as_float32, load_page(name)[0]), truth, name)
-    found, recall, precision, pairs = scored_pages[name]
+    found, recall, precision, pairs, swapped, truth = _scored(q4, name, scored_pages)
     if bar == BAR:  # one finding per page, not one per tier
-        show_finding(f"{name}: {len(found)} boxes for {len(truth)} characters; recall {recall:.1%}, precision {precision:.1%}")
+        show_finding(f"{name}: {len(found)} boxes for {len(truth)} characters; recall {recall:.1%}, precision "
+                     f"{precision:.1%}{SWAPPED if swapped else ''}")
     assert recall >= bar and precision >= bar, \
         f"{name}: {len(pairs)} of {len(truth)} characters matched one-to-one at IoU >= 0.5 by {len(found)} boxes: " \
         f"recall {recall:.1%}, precision {precision:.1%}; the bar is {bar:.0%} each. {_diagnosis(found, truth, pairs)}"
+
+
+@question("4.2")
+def test_find_letters_boxes_are_y1_x1_y2_x2_corners(q4, show_finding, scored_pages):
+    """Each box row is [y1, x1, y2, x2]: top-left then bottom-right corner, in the image's pixels"""
+    swapped = []
+    for name in PAGES:
+        found, _, _, _, was_swapped, _ = _scored(q4, name, scored_pages)
+        swapped += [name] if was_swapped else []
+        assert (found[:, 0] < found[:, 2]).all() and (found[:, 1] < found[:, 3]).all(), \
+            f"{name}: each row must be the top-left corner (y1, x1) then the bottom-right corner (y2, x2): y1 < y2 and x1 < x2"
+    assert not swapped, f"the boxes of {', '.join(swapped)} match the characters as [x1, y1, x2, y2]: rows must be " \
+                        "[y1, x1, y2, x2] (row first, as numpy indexes; skimage's regionprops bbox is in that order)"
 
 
 @question("4.2")
@@ -184,7 +206,7 @@ def _check_variants(q4, group, show_finding):
         matched = found_count = true_count = 0
         for name in PAGES:
             image, truth = variant(*load_page(name)[:2], kind)
-            found, _, _, pairs = _score(q4, image, truth, f"{name} {kind}")
+            found, _, _, pairs, _ = _score(q4, image, truth, f"{name} {kind}")
             matched, found_count, true_count = matched + len(pairs), found_count + len(found), true_count + len(truth)
             del image
         recall, precision = matched / true_count, matched / max(1, found_count)
@@ -214,8 +236,9 @@ def test_boxes_drawn_on_the_four_images(q4, submission, tmp_path, out_dir, show_
     run_q4 = submission.module("run_q4")
     for name in PAGES:
         image, truth, _, _ = load_page(name)
-        found, _, _, pairs = _score(q4, BuiltInWorker(skimage.img_as_float32, image), truth, name)
-        show_figure(run_q4.plot_boxes(image, found.astype(int), out_dir / f"{name[:-4]}.png"),
+        found, _, _, pairs, swapped = _score(q4, BuiltInWorker(skimage.img_as_float32, image), truth, name)
+        as_returned = found[:, [1, 0, 3, 2]] if swapped else found   # its plot_boxes reads its own order
+        show_figure(run_q4.plot_boxes(image, as_returned.astype(int), out_dir / f"{name[:-4]}.png"),
                     f"Q4.3 {name}: the submission's boxes (its plot_boxes)")
         show_figure(_grader_overlay(image, found, truth, pairs, tmp_path / f"{name[:-4]}-check.png"),
                     f"{name}, the grader's check: green = a box matching a character, red = a box matching none, "

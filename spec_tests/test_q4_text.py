@@ -1,9 +1,10 @@
-"""Q4.4: the text of the four handout pages, read by the submission's own pipeline and network.
+"""Q4.4: the text of the four handout pages, read by the submission's own pipeline.
 
 The parts are checked one at a time on the ground truth (fixtures/q4/ground_truth_boxes.json), so a
 bug costs the points of the part it is in: line grouping and word spaces on the true boxes, crops
-of the true boxes read by the reference network, then the whole read_text with the submission's
-own network (trained here by its run_q3.train_nist36, on the grader's data, as in Q3.1.1).
+of the true boxes read by the reference network, then the whole read_text, end to end from the page
+(its findLetters included), with the grader's Q3 network (the reference's, trained on the grader's
+data with the grading seed) and Q2 layer functions: a training bug is charged in Q3 only.
 
 Character accuracy is 1 - edit distance / characters on a page, spaces ignored; word accuracy
 counts spaces (a wrong or missing space costs a word). Both go to the report beside the truth, with
@@ -22,7 +23,7 @@ import pytest
 import skimage
 
 from hw5data.nist36 import CLASSES
-from spec_tests._gradcheck import two_layer_forward
+from spec_tests._gradcheck import trusted_contract_functions, two_layer_forward
 from spec_tests._pages import (
     PAGES,
     char_accuracy,
@@ -32,15 +33,18 @@ from spec_tests._pages import (
     word_accuracy,
     word_errors,
 )
-from spec_tests._reference import EPOCHS, reference_reading
+from spec_tests._reference import reference_reading
 from spec_tests._submission import BuiltInWorker, read_file_under
 from spec_tests.plugin import PNG_MAGIC
 
 question = pytest.mark.question
 # Reference over 20 seeds: 01_list 0.752 (sd 0.052), 02_letters 0.817 (0.034), 03_haiku 0.809
-# (0.050), 04_deep 0.883 (0.040); crops of the 246 true boxes 0.796 (0.030).
+# (0.050), 04_deep 0.883 (0.040). Crops of the 246 true boxes: the bar is calibrated on the handout's
+# plain recipe (a square crop, a margin, resize, transpose: benchmarks/q4_threshold.py), 0.711 (sd
+# 0.052), not on the reference's 0.796 (0.030): a recipe that follows the starter's hints without
+# the reference's refinements passes, and transposed or inverted crops (about 10%) still fail.
 PAGE_BAR = {"01_list.jpg": 0.494, "02_letters.jpg": 0.646, "03_haiku.jpg": 0.561, "04_deep.jpg": 0.683}
-CROPS_BAR = 0.645
+CROPS_BAR = 0.45
 WORDS_BAR = 0.8   # word accuracy from the true boxes and letters: only the spaces can be wrong
 
 
@@ -52,7 +56,7 @@ def _needs_images():
 
 @pytest.fixture(autouse=True)
 def _name_the_data(request, record_property):
-    """The read_text checks train the submission's network: the report says on which data set."""
+    """The read_text checks read with a network trained on the grader's data: the report says which."""
     if request.node.name.startswith("test_read_text"):
         record_property("data", request.getfixturevalue("nist36").description)
 
@@ -77,15 +81,6 @@ def reference(pages, grading_seed):
         return reference_reading(grading_seed, pages={name: page[0] for name, page in pages.items()})
     except (RuntimeError, OSError, ValueError) as exc:
         pytest.skip(f"the grader's reference worker failed: {str(exc)[-300:]}")
-
-
-@pytest.fixture(scope="module")
-def own_network(submission, nist36, grading_seed):
-    """The submission's own Q3 network, trained by its train_nist36 on the grader's data."""
-    (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
-    submission.seed(grading_seed)
-    params, _ = submission.module("run_q3").train_nist36(x, y, vx, vy, epochs=EPOCHS)
-    return params
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +157,7 @@ def test_lines_text_puts_spaces_where_words_end(run_q4, pages, show_finding):
         errors, words = errors + page_errors, words + page_words
         if text != truth:
             show_finding(f"{name} from the true boxes: {' / '.join(text)}")
-    accuracy = 1 - errors / words
+    accuracy = max(0.0, 1 - errors / words)   # more edits than words (extra spaces everywhere) reads as 0, not below
     assert accuracy >= WORDS_BAR, f"with the true letters, the spaces lines_text puts give a word accuracy of " \
                                   f"{accuracy:.1%} over the four pages ({errors} word edits for {words} words); " \
                                   f"the bar is {WORDS_BAR:.0%}. A space belongs where a gap is wider than the gaps " \
@@ -200,15 +195,18 @@ def test_reference_network_reads_the_crops_of_the_true_boxes(run_q4, pages, refe
     accuracy = float(np.mean(predicted == np.array(list(labels))))
     assert accuracy >= CROPS_BAR, \
         f"the reference network reads {accuracy:.1%} of the crops of the {len(labels)} true boxes right; with the " \
-        f"reference's crops it reads 79.6% (bar {CROPS_BAR:.1%}). Compare the crops with the training rows: " \
+        f"reference's crops it reads 79.6%, with the handout's plain recipe 71% (bar {CROPS_BAR:.1%}). Compare the crops with the training rows: " \
         "orientation (rows are transposed images), polarity, size and margin, stroke width"
 
 
-def _check_page(name, run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric):
+def _check_page(name, submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric):
     __tracebackhide__ = True
     image, _, _, truth = pages[name]
     show_metric(name, 0.0)  # replaced below when read_text returns text: a crash scores 0 on the leaderboard
-    text = run_q4.read_text(BuiltInWorker(skimage.img_as_float32, image), own_network)
+    # The grader's Q3 network and Q2 layer functions: a training or layer bug is charged in Q2/Q3 only,
+    # so this grades the submission's Q4 pipeline (findLetters, lines, crops, spaces).
+    with submission.patched(trusted_contract_functions()):
+        text = run_q4.read_text(BuiltInWorker(skimage.img_as_float32, image), reference.params)
     if not isinstance(text, list) or not all(isinstance(line, str) for line in text):
         pytest.fail(f"read_text({name}) returned {type(text).__name__}; expected a list of strings, one per line",
                     pytrace=False)
@@ -229,24 +227,24 @@ def _check_page(name, run_q4, pages, own_network, boxes_read_by_the_reference, s
 
 
 @question("4.4")
-def test_read_text_01_list(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric):
-    """read_text on 01_list.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
-    _check_page("01_list.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric)
+def test_read_text_01_list(submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric):
+    """read_text on 01_list.jpg with the grader's Q3 network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("01_list.jpg", submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric)
 
 
 @question("4.4")
-def test_read_text_02_letters(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric):
-    """read_text on 02_letters.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
-    _check_page("02_letters.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric)
+def test_read_text_02_letters(submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric):
+    """read_text on 02_letters.jpg with the grader's Q3 network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("02_letters.jpg", submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric)
 
 
 @question("4.4")
-def test_read_text_03_haiku(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric):
-    """read_text on 03_haiku.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
-    _check_page("03_haiku.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric)
+def test_read_text_03_haiku(submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric):
+    """read_text on 03_haiku.jpg with the grader's Q3 network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("03_haiku.jpg", submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric)
 
 
 @question("4.4")
-def test_read_text_04_deep(run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric):
-    """read_text on 04_deep.jpg with its own network: character accuracy >= the reference's mean - 5 sd"""
-    _check_page("04_deep.jpg", run_q4, pages, own_network, boxes_read_by_the_reference, show_finding, show_metric)
+def test_read_text_04_deep(submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric):
+    """read_text on 04_deep.jpg with the grader's Q3 network: character accuracy >= the reference's mean - 5 sd"""
+    _check_page("04_deep.jpg", submission, run_q4, pages, reference, boxes_read_by_the_reference, show_finding, show_metric)

@@ -1,10 +1,13 @@
 """Q5: the 1024-32-32-32-1024 autoencoder, momentum, 100 epochs of training, PSNR.
 
-Q5.1.1 and Q5.1.2 are checked on numbers the grader draws, against scipy and central differences.
-Q5.2, Q5.3.1 and Q5.3.2 share one training: the submission's own train_autoencoder with the
-handout's defaults, on the grader's data (real NIST36 where $HW5_DATA_DIR names it, else
-nist36-lite); the rubric runs the three in one process so the 100 epochs run once. The grader
-recomputes every number it scores from the returned weights, with its own forward pass.
+Q5.1.1 and Q5.1.2 are checked on numbers the grader draws, against scipy and central differences,
+with the grader's Q2 layer functions patched in (a Q2 bug is charged in Q2 only).
+Q5.2's schedule (the starter's defaults and its learning-rate decay) is observed through the calls
+of a short training on random rows. Q5.2, Q5.3.1 and Q5.3.2 share one training: the submission's
+train_autoencoder with the handout's settings, on the grader's data (real NIST36 where
+$HW5_DATA_DIR names it, else nist36-lite), with the grader's Q2 and Q5.1 functions patched in; the
+rubric runs the three in one process so the 100 epochs run once. The grader recomputes every number
+it scores from the returned weights, with its own forward pass.
 
 Bars (nist36-lite v3, `python benchmarks/q5_threshold.py`, 20 seeds of the reference): mean + 6 sd
 of the training loss and of its fall, mean - 6 sd of the validation PSNR. A submission as good as
@@ -23,6 +26,8 @@ from spec_tests._gradcheck import (
     mean_psnr,
     numerical_gradient,
     relative_error,
+    trusted_autoencoder_functions,
+    trusted_contract_functions,
 )
 
 question = pytest.mark.question
@@ -36,7 +41,7 @@ LOSS_FALL_BAR = {LITE: 0.48, REAL: 0.75}      # last epoch's loss / first epoch'
 LOSS_BAR = {LITE: 46.0, REAL: 46.0}           # squared error per training image after training, at most
 PSNR_BAR = {LITE: 13.0, REAL: 13.0}           # mean validation PSNR in dB, at least
 GRAD_TOL = 1e-6                               # central differences land near 1e-9 (see _gradcheck.py)
-SAME_NETWORK = " (the grader evaluates the returned weights with ReLU, ReLU, ReLU, sigmoid: a forward bug graded in Q5.1.1 shows up here too)"
+SAME_NETWORK = " (the network trains and is evaluated with the grader's Q2 and Q5.1 functions: this is its training loop's result)"
 
 
 @pytest.fixture(scope="module")
@@ -61,25 +66,26 @@ def _drawn_params(rng, sizes):
 # --- Q5.1.1 the network and its loss --------------------------------------------------------------
 
 @question("5.1.1")
-def test_initialize_autoencoder_builds_1024_32_32_32_1024_layers(run_q5):
-    """initialize_autoencoder() holds layers 1024-32, 32-32, 32-32, 32-1024: Xavier weights, zero biases"""
-    params = run_q5.initialize_autoencoder()
+def test_initialize_autoencoder_builds_1024_32_32_32_1024_layers(submission, run_q5):
+    """initialize_autoencoder() holds the layers 1024-32, 32-32, 32-32, 32-1024, with random weights"""
+    # Q5 fixes the layers, not their initialisation (Xavier, He, ...): only the shapes are graded, and
+    # a Q2.1.2 initialize_weights bug is charged there (the grader's is patched in).
+    with submission.patched(trusted_contract_functions()):
+        params = run_q5.initialize_autoencoder()
     for name, (fan_in, fan_out) in SHAPES.items():
         W, b = np.asarray(params.get("W" + name)), np.asarray(params.get("b" + name))
         assert W.shape == (fan_in, fan_out), f"params['W{name}'] has shape {W.shape}; expected {(fan_in, fan_out)}"
-        assert b.shape == (fan_out,), f"params['b{name}'] has shape {b.shape}; expected {(fan_out,)}"
-        bound = np.sqrt(6 / (fan_in + fan_out))
-        assert np.all(np.abs(W) <= bound) and W.std() > bound / 4, \
-            f"W{name} must be Xavier-uniform in [-{bound:.4f}, {bound:.4f}] (initialize_weights from Q2)"
-        assert np.all(b == 0), f"b{name} must start at zero"
+        assert b.size == fan_out, f"params['b{name}'] has shape {b.shape}; expected {fan_out} biases"
+        assert W.std() > 0, f"W{name} is constant: a network must start from random weights (Q2.1.1)"
 
 
 @question("5.1.1")
-def test_autoencoder_forward_is_relu_relu_relu_sigmoid(run_q5, rng):
+def test_autoencoder_forward_is_relu_relu_relu_sigmoid(submission, run_q5, rng):
     """autoencoder_forward(x, params) applies ReLU after the three hidden layers and the sigmoid after the last"""
     params = _drawn_params(rng, (1024, 32, 32, 32, 1024))
     x = rng.uniform(0, 1, (6, 1024))
-    out = np.asarray(run_q5.autoencoder_forward(x, dict(params)))
+    with submission.patched(trusted_contract_functions()):
+        out = np.asarray(run_q5.autoencoder_forward(x, dict(params)))
     assert out.shape == x.shape, f"autoencoder_forward returned shape {out.shape} for x {x.shape}; expected {x.shape}"
     expected = autoencoder_reconstruct(params, x)
     if np.allclose(out, expected, rtol=1e-6, atol=1e-9):
@@ -106,29 +112,34 @@ def test_squared_error_is_the_total_over_the_batch_and_the_pixels(run_q5):
 
 
 @question("5.1.1")
-def test_autoencoder_backwards_matches_central_differences(run_q5, rng):
+def test_autoencoder_backwards_matches_central_differences(submission, run_q5, rng):
     """autoencoder_backwards gives the gradient of the total squared error of autoencoder_forward, for every layer's W and b"""
     sizes = (7, 4, 4, 4, 7)  # the functions take any layer sizes; small ones keep 2 x 131 forward passes cheap
     params = _drawn_params(rng, sizes)
     x = rng.uniform(0, 1, (5, 7))
     theirs = dict(params)
-    out = run_q5.autoencoder_forward(x, theirs)
-    run_q5.autoencoder_backwards(x, out, theirs)
-    def loss():
-        # The submission's own forward: backwards must be the gradient of what forward computes, so
-        # a forward bug (graded above) is not charged here again.
-        return float(np.sum((np.asarray(run_q5.autoencoder_forward(x, dict(params))) - x) ** 2))
+    with submission.patched(trusted_contract_functions()):
+        out = run_q5.autoencoder_forward(x, theirs)
+        run_q5.autoencoder_backwards(x, out, theirs)
+        numeric = {key: numerical_gradient(lambda: _their_loss(run_q5, x, params), value)
+                   for key, value in _learned(params).items()}
 
     for key, value in _learned(params).items():
         # A ReLU kink lies within EPS of one of the 60 hidden pre-activations with probability
         # below 1e-4, the only way central differences miss for a right answer.
-        numeric = numerical_gradient(loss, value)
+        want = numeric[key]
         analytic = np.asarray(theirs.get("grad_" + key))
         assert analytic.shape == value.shape, f"params['grad_{key}'] has shape {analytic.shape}; expected {value.shape}"
-        error = relative_error(analytic, numeric)
-        if error > GRAD_TOL and relative_error(2 * analytic, numeric) < GRAD_TOL:
+        error = relative_error(analytic, want)
+        if error > GRAD_TOL and relative_error(2 * analytic, want) < GRAD_TOL:
             pytest.fail(f"grad_{key} is half the gradient: d/d(out) of sum((out - x)^2) is 2 (out - x)", pytrace=False)
         assert error <= GRAD_TOL, f"grad_{key} differs from central differences (relative error {error:.2e} > {GRAD_TOL:g})"
+
+
+def _their_loss(run_q5, x, params):
+    """The total squared error of the submission's own autoencoder_forward: backwards must be the
+    gradient of what its forward computes, so a forward bug (graded above) is not charged again."""
+    return float(np.sum((np.asarray(run_q5.autoencoder_forward(x, dict(params))) - x) ** 2))
 
 
 # --- Q5.1.2 momentum --------------------------------------------------------------------------------
@@ -199,12 +210,49 @@ def test_mean_psnr_is_the_mean_of_each_image_psnr(run_q5):
 
 # --- Q5.2 / Q5.3 the trained autoencoder ---------------------------------------------------------------
 
+# The handout's starter run_q5.py: max_iters = 100, batch_size = 36, learning_rate = 3e-5, hidden_size
+# = 32, and `if itr % lr_rate == lr_rate-1: learning_rate *= 0.9` with lr_rate = 20.
+STARTER = {"epochs": EPOCHS, "batch_size": 36, "learning_rate": 3e-5, "hidden_size": 32}
+DECAY_EVERY, DECAY = 20, 0.9
+
+
 @pytest.fixture(scope="module")
 def trained(submission, run_q5, nist36, grading_seed):
-    """The submission's train_autoencoder with its defaults on the grader's data, run once."""
+    """The submission's train_autoencoder on the grader's data, run once, with the handout's settings
+    passed to it (its own defaults are graded by the schedule check: a wrong default costs that check
+    only) and the grader's Q2 and Q5.1 functions in place of its own (charged there): this grades its
+    training loop."""
     submission.seed(grading_seed)
-    params, losses = run_q5.train_autoencoder(nist36.splits["train"][0].copy())  # a copy: it may edit its input
+    with submission.patched(trusted_autoencoder_functions()):
+        params, losses = run_q5.train_autoencoder(nist36.splits["train"][0].copy(), **STARTER)  # a copy: it may edit its input
     return params, np.asarray(losses, dtype=float), nist36
+
+
+@question("5.2")
+def test_training_follows_the_starters_schedule(submission, run_q5, rng):
+    """train_autoencoder's defaults are the starter's: 100 epochs of batches of 36, the rate 3e-5 times 0.9 after every 20th epoch"""
+    # Observed through the calls, on 108 random rows (3 batches an epoch): the grader's momentum_step
+    # logs each step's learning rate, its get_random_batches and autoencoder_forward the batch size.
+    rows, per_epoch = 108, 3
+    x = rng.uniform(0, 1, (rows, 1024))
+    with submission.patched(trusted_autoencoder_functions()) as calls:
+        run_q5.train_autoencoder(x)
+    rates = np.asarray(calls.log.get("momentum_step", []), dtype=float)
+    sizes = {size for _, size in calls.log.get("get_random_batches", [])} | \
+            {n for n in calls.log.get("autoencoder_forward", []) if n < rows}
+    assert sizes, "train_autoencoder called neither get_random_batches nor autoencoder_forward on a batch, so its " \
+                  "batch size cannot be seen (docs/contract.md: it trains with those functions)"
+    assert sizes == {STARTER["batch_size"]}, f"train_autoencoder trains on batches of {sorted(sizes)} rows; the starter's batch_size is 36"
+    assert len(rates), "train_autoencoder never called momentum_step(params, learning_rate): the handout's momentum update " \
+                       "runs every batch, and the grader reads the learning rate from those calls (docs/contract.md)"
+    epochs = len(rates) / per_epoch
+    assert epochs == EPOCHS, f"train_autoencoder took {len(rates)} momentum steps on {rows} rows in batches of 36: " \
+                             f"{epochs:g} epochs of {per_epoch} batches; the starter trains for max_iters = {EPOCHS}"
+    want = STARTER["learning_rate"] * DECAY ** (np.arange(EPOCHS) // DECAY_EVERY)
+    got = rates.reshape(EPOCHS, per_epoch)
+    wrong = [e for e in range(EPOCHS) if not np.allclose(got[e], want[e], rtol=1e-6, atol=0)]
+    assert not wrong, f"epoch {wrong[0] + 1} trains at learning rate {got[wrong[0]][0]:.4g}; the starter's is " \
+                      f"{want[wrong[0]]:.4g}: 3e-5, times 0.9 after every 20th epoch ({len(wrong)} of {EPOCHS} epochs differ)"
 
 
 @question("5.2")

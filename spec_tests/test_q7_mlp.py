@@ -77,7 +77,14 @@ def test_mlp_reaches_the_validation_bar(trained, show_finding, record_property):
     show_finding(f"MLP: validation accuracy {valid:.1%} on {data.name} (bar {VALID_BAR:.0%}); "
                  f"training accuracy {training[-1]:.1%}")
     _q7.check_bar(valid, VALID_BAR, "the validation accuracy", data.name,
-                  "Q3's network reaches about 72% there; compare the learning rate and the number of epochs with Q3's.")
+                  "Q3's network reaches about 72% there; compare the learning rate and the number of epochs with Q3's.",
+                  result)
+
+
+@question("7.1.1")
+def test_predict_runs_the_trained_model_in_eval_mode(trained, show_finding):
+    """predict() runs the trained model in eval mode, repeatably, on inputs prepared as train() prepares them"""
+    _q7.check_predict_procedure({"": trained[0]}, show_finding)
 
 
 @question("7.1.1")

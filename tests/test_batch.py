@@ -22,7 +22,7 @@ def test_a_batch_grades_folders_and_zips_into_a_gradebook_and_resumes(tmp_path, 
     with zipfile.ZipFile(subs / "bob.zip", "w") as archive:
         for path in bob.rglob("*.py"):
             archive.write(path, f"python/{path.name}")
-    known_wrong.build("xavier_normal", subs / "=formula")   # a name a spreadsheet would run
+    known_wrong.build("gaussian_xavier", subs / "=formula", known_wrong.STUDENTS_DIR)   # a name a spreadsheet would run
     args = ["batch", str(subs), "--out", str(tmp_path / "out"), "-j", "2", "-q", "2.2.2", "-q", "5.1.1"]
     assert main(args) == 0
     book = _gradebook(tmp_path / "out" / "gradebook.csv")

@@ -94,6 +94,30 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     assert re.search(r"\| 5\.2, 5\.3\.1, 5\.3\.2 \| [0-9.]+ s \| [0-9]+ MB \|", usage), usage
 
 
+def test_a_failed_evidence_check_and_advice_reach_the_student_with_their_reasons(tmp_path):
+    """A question for a person has no test entry in results.json: its failed evidence and the reason go
+    to the terminal (-v), report.md, report.html and results.json's output. A check the handout does
+    not ask for shows as advice, with why, and costs nothing; the strict profile charges it."""
+    submission = known_wrong.build("softmax_no_shift", tmp_path / "sub")
+    (tmp_path / "sub" / "nn.py").write_text((tmp_path / "sub" / "nn.py").read_text() + "\n\ndef sigmoid(x):\n    return 1 / (1 + np.exp(-x))\n")
+    proc = autograde(submission, "-q", "1.1", "-q", "2.2.1", "-v", "--results", tmp_path / "r.json", "--report", tmp_path / "report.md")
+    assert proc.returncode == 0, proc.stderr
+    reason = "softmax of entries near 1e4 is not finite"   # Q1.1's failed evidence check says why
+    results = json.loads((tmp_path / "r.json").read_text())
+    report, page = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
+    evidence = [line for line in results["output"].splitlines() if "FAIL [evidence]" in line]
+    assert evidence and "Q1.1 Softmax is invariant" in results["output"]
+    assert all("FAIL [evidence]" in text and reason in text for text in (proc.stdout, report, page, results["output"]))
+    assert "evidence: 1/2 checks hold;" in report
+    (q221,) = results["tests"]
+    assert q221["score"] == 4 and "ADVICE [0 pt] sigmoid(±1e4) is 0 or 1 with no overflow warning" in q221["output"]
+    assert "advice, no points: the handout asks for the stability trick in softmax" in q221["output"]
+    assert "## Advice (no points)" in report and "ADVICE [0 pt]" in proc.stdout and "ADVICE [0 pt]" in page
+    strict = autograde(submission, "-q", "2.2.1", "--rubric", "strict", "--results", tmp_path / "s.json")
+    (q221,) = json.loads((tmp_path / "s.json").read_text())["tests"]
+    assert strict.returncode == 0 and q221["score"] == 3 and "rubric profile 'strict'" in strict.stdout
+
+
 def test_a_path_that_is_not_a_submission_still_gets_a_results_file(tmp_path):
     proc = autograde(tmp_path / "nowhere", "--results", tmp_path / "results.json")
     assert proc.returncode == 2
@@ -220,7 +244,7 @@ def test_an_interrupted_run_kills_its_test_processes_and_still_writes_results(tm
 
 def test_autograde_and_a_direct_pytest_run_draw_the_same_random_data(tmp_path):
     """A student can reproduce a grader's failure with `pytest spec_tests --submission DIR`."""
-    submission = known_wrong.build("xavier_normal", tmp_path / "sub")
+    submission = known_wrong.build("gaussian_xavier", tmp_path / "sub", known_wrong.STUDENTS_DIR)
     autograde(submission, "-q", "2.1.2", "--results", tmp_path / "r.json")
     graded = json.loads((tmp_path / "r.json").read_text())["tests"][0]["output"]
     subprocess.run([sys.executable, "-m", "pytest", "spec_tests/test_q2_network.py", "--submission", str(submission),

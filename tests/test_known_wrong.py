@@ -13,11 +13,16 @@ from autograde.grading import grade
 from tests.conftest import known_wrong
 
 FULL = os.environ.get("HW5_KNOWN_WRONG", "").strip().lower() == "full"
-FIXTURES = known_wrong.names() if FULL else known_wrong.names(tier="ci")
+CORPORA = (known_wrong.FIXTURES_DIR, known_wrong.STUDENTS_DIR)
+FIXTURES = [name for root in CORPORA for name in (known_wrong.names(root) if FULL else known_wrong.names(root, tier="ci"))]
 
 
-def _failed_tests(results, graded):
-    return {o.name for r in results.questions if (r.score is not None) == graded for o in r.outcomes if not o.passed}
+def _failed_tests(results, kind):
+    """Names of the failed checks of one kind: "scored" (they cost points), "advice" (checks of a
+    graded question that carry no points) or "evidence" (checks of questions for a person)."""
+    def kind_of(r, o):
+        return "evidence" if r.score is None else "advice" if r.question.is_advice(o.name) else "scored"
+    return {o.name for r in results.questions for o in r.outcomes if not o.passed and kind_of(r, o) == kind}
 
 
 # The suite runs on two pytest-xdist workers with --dist loadscope: each module, or each class, runs
@@ -37,17 +42,19 @@ class KnownWrong:
     fixtures = ()
 
     def test_known_wrong_submission_loses_exactly_its_points(self, name, rubric, tmp_path):
-        expected = known_wrong.expected(name)
-        submission = known_wrong.build(name, tmp_path / name)
+        root = known_wrong.root_of(name)
+        expected = known_wrong.expected(name, root)
+        submission = known_wrong.build(name, tmp_path / name, root)
         # Only the questions that run code the fixture changes (the others run the reference's), less
         # unscored ones where it names no evidence failure, less `not_graded`: questions a fixture's
         # short time limit would cut short for reasons other than its bug.
         results = grade(submission, rubric, timeout=expected.get("timeout"),
-                        only=known_wrong.questions_to_grade(name, rubric, confirm_long=FULL))
+                        only=known_wrong.questions_to_grade(name, rubric, confirm_long=FULL, root=root))
 
         want = expected["expected"]
-        assert _failed_tests(results, graded=True) == set(want["failing"]), f"{name}: {expected['bug']}"
-        assert _failed_tests(results, graded=False) == set(want.get("evidence_failing", []))
+        assert _failed_tests(results, "scored") == set(want["failing"]), f"{name}: {expected['bug']}"
+        assert _failed_tests(results, "advice") == set(want.get("advice_failing", []))
+        assert _failed_tests(results, "evidence") == set(want.get("evidence_failing", []))
         scores = {r.question.id: r.score for r in results.questions if r.score is not None}
         full = {r.question.id: r.max_score for r in results.questions if r.score is not None}
         assert scores == full | want["scores"]
@@ -96,7 +103,8 @@ def test_a_fixture_is_graded_only_where_its_overridden_functions_run(rubric):
     assert "softmax" not in known_wrong.names_run_from("nn", "5.2")
     assert known_wrong.names_run_from("run_q5", "5.2") is None  # its entry module: all of it
     assert known_wrong.overridden_names("softmax_no_shift", "nn") == {"softmax"}
-    softmax, sigmoid = (known_wrong.questions_affected(n, rubric) for n in ("softmax_no_shift", "sigmoid_overflows"))
+    softmax = known_wrong.questions_affected("softmax_no_shift", rubric)
+    sigmoid = known_wrong.questions_affected("exp_sigmoid", rubric, known_wrong.STUDENTS_DIR)
     assert {"1.1", "2.2.2", "3.1.1", "4.4"} <= softmax and not any(q.startswith(("5", "6")) for q in softmax)
     assert {"5.1.1", "5.2", "6.1"} <= sigmoid
 
@@ -110,34 +118,61 @@ def test_unscored_questions_are_graded_only_where_a_fixture_expects_evidence_to_
 
 
 def test_long_questions_where_a_fixture_keeps_full_marks_are_confirmed_only_in_the_full_run(rubric):
-    """sigmoid_overflows loses points only in Q2.2.1: its Q3, Q4.4 and Q5 trainings are confirmed at
-    full marks by the full run, the short Q2 questions and Q5.1.x by every run. Q5.3.2's own limit is
-    short, but it shares the autoencoder's training (and process) with Q5.2. A claimed loss in a group
-    brings the group's other members, which run in its process anyway."""
-    short = known_wrong.questions_to_grade("sigmoid_overflows", rubric, confirm_long=False)
-    assert known_wrong.questions_to_grade("sigmoid_overflows", rubric) - short == {"3.1.1", "4.4", "5.2", "5.3.2"}
+    """exp_sigmoid (students' corpus) fails only an advice check of Q2.2.1: its Q3, Q4.4 and Q5
+    trainings are confirmed at full marks by the full run, the short Q2 questions and Q5.1.x by every
+    run. Q5.3.2's own limit is short, but it shares the autoencoder's training (and process) with
+    Q5.2. A claimed loss in a group brings the group's other members, which run in its process anyway."""
+    students = known_wrong.STUDENTS_DIR
+    short = known_wrong.questions_to_grade("exp_sigmoid", rubric, confirm_long=False, root=students)
+    assert known_wrong.questions_to_grade("exp_sigmoid", rubric, root=students) - short == {"3.1.1", "4.4", "5.2", "5.3.2"}
     assert {"2.2.1", "2.5.1", "5.1.1", "5.1.2"} <= short
     # q3_confusion_transposed claims Q3.1.4 (evidence): Q3.1.1 trains in that process anyway.
     assert "3.1.1" in known_wrong.questions_to_grade("q3_confusion_transposed", rubric, confirm_long=False)
 
 
-def test_there_are_at_least_eight_known_wrong_submissions():
-    assert len(known_wrong.names()) >= 8
-    assert {known_wrong.expected(n).get("tier", "ci") for n in known_wrong.names()} <= {"ci", "full"}
+def test_there_are_at_least_eight_known_wrong_submissions_and_fifteen_students():
+    assert len(known_wrong.names()) >= 8 and len(known_wrong.names(known_wrong.STUDENTS_DIR)) >= 15
+    tiers = {known_wrong.expected(n, root).get("tier", "ci") for root in CORPORA for n in known_wrong.names(root)}
+    assert tiers <= {"ci", "full"}
 
 
-def test_every_scored_spec_test_is_failed_by_some_known_wrong_submission(rubric):
+def _claimed(kinds, tier="ci"):
+    """The checks that fixtures of `tier` claim to fail, over both corpora; kinds: keys of [expected]."""
+    return {t for root in CORPORA for name in known_wrong.names(root, tier=tier)
+            for kind in kinds for t in known_wrong.expected(name, root)["expected"].get(kind, [])}
+
+
+def test_every_scored_and_advice_check_is_failed_by_some_known_wrong_submission(rubric):
     """A spec test that no known-wrong submission fails has not been shown able to fail; the "ci" tier
-    alone must show it, so that every run proves it."""
-    failing = {t for name in known_wrong.names(tier="ci") for t in known_wrong.expected(name)["expected"]["failing"]}
-    scored = {t for q in rubric.questions if q.graded for t in q.tests}
-    assert scored - failing == set()
+    alone must show it, so that every run proves it. An advice check (no points by default) too: a
+    course can give it points (the strict profile)."""
+    checks = {t for q in rubric.questions if q.graded for t in q.tests}
+    assert checks - _claimed(("failing", "advice_failing")) == set()
 
 
 def test_every_evidence_check_is_failed_by_some_known_wrong_submission(rubric):
-    failing = {t for name in known_wrong.names(tier="ci") for t in known_wrong.expected(name)["expected"].get("evidence_failing", [])}
     evidence = {t for q in rubric.questions for t in q.evidence}
-    assert evidence - failing == set()
+    assert evidence - _claimed(("evidence_failing",)) == set()
+
+
+def test_every_deduction_cites_the_handout_and_every_advice_says_why(rubric):
+    """No fixture loses points to a check without a handout sentence (or starter setting) in the
+    rubric; a check the rubric makes advice says why it is not a deduction."""
+    claimed = _claimed(("failing",), tier="ci") | _claimed(("failing",), tier="full")
+    uncited = [(q.id, t) for q in rubric.questions for t in claimed & set(q.tests)
+               if not q.is_advice(t) and not q.cites.get(t, "").strip()]
+    unexplained = [(q.id, t) for q in rubric.questions for t in q.tests if q.is_advice(t) and not q.advice.get(t, "").strip()]
+    assert uncited == [] and unexplained == []
+
+
+def test_each_students_deduction_has_a_one_line_reason():
+    """The students' corpus: every question it loses points on has a one-line reason in the handout's
+    terms ([expected.reasons]), and no reason for a question it does not lose points on."""
+    for name in known_wrong.names(known_wrong.STUDENTS_DIR):
+        spec = known_wrong.expected(name, known_wrong.STUDENTS_DIR)
+        reasons = spec["expected"].get("reasons", {})
+        assert set(reasons) == set(spec["expected"]["scores"]), name
+        assert all(isinstance(r, str) and r.strip() and "\n" not in r.strip() for r in reasons.values()), name
 
 
 class FullMarks:

@@ -88,3 +88,47 @@ def test_a_group_whose_questions_use_different_files_is_refused(tmp_path):
                     '[[question]]\nid = "9.9"\ntitle = "y"\npoints = 1\nkind = "manual"\nfile = "b.py"\ngroup = "g"\n')
     with pytest.raises(RubricError, match="questions 9.8, 9.9 of group 'g' must share one test `file`"):
         load_rubric(path)
+
+
+def test_every_scored_check_cites_the_handout_and_every_advice_says_why(rubric):
+    """The fidelity rule: a check that can cost points names the handout sentence (or starter setting)
+    it enforces; a check the rubric makes advice (0 points) says why it is not a deduction."""
+    uncited = [(q.id, t) for q in rubric.questions for t, points in q.tests.items() if points > 0 and not q.cites.get(t)]
+    unexplained = [(q.id, t) for q in rubric.questions for t in q.tests if q.is_advice(t) and not q.advice.get(t)]
+    assert uncited == [] and unexplained == []
+
+
+def test_the_strict_profile_scores_the_advice_with_the_handouts_totals(rubric):
+    strict = load_rubric(profile="strict")
+    assert [q.points for q in strict.questions] == [q.points for q in rubric.questions]
+    advice = {(q.id, t) for q in rubric.questions for t in q.tests if q.is_advice(t)}
+    assert len(advice) >= 10 and all(strict[qid].tests[t] > 0 for qid, t in advice)
+    assert not any(q.is_advice(t) for q in strict.questions for t in q.tests)
+
+
+def test_docs_fidelity_is_generated_from_the_rubric():
+    """docs/fidelity.md lists every scored check with its citation, from the rubric: regenerate it
+    with `python -m autograde.fidelity` after editing the rubric."""
+    from autograde.fidelity import FIDELITY_DOC, render
+    assert FIDELITY_DOC.read_text(encoding="utf-8") == render()
+
+
+@pytest.mark.parametrize("entry, complaint", [
+    ('[question.tests.test_a]\npoints = 1\nweight = 2', r"unknown key\(s\) \['weight'\]"),
+    ('[question.tests.test_a]\ncites = "Q9"', "test test_a has no `points`"),
+    ('[question.tests.test_a]\npoints = -1', "points must not be negative"),
+])
+def test_malformed_test_entries_are_named_in_the_error(tmp_path, entry, complaint):
+    path = tmp_path / "rubric.toml"
+    path.write_text(f'[[question]]\nid = "9.9"\ntitle = "x"\npoints = 1\nkind = "auto"\nfile = "f.py"\n{entry}\n')
+    with pytest.raises(RubricError, match=complaint):
+        load_rubric(path)
+
+
+def test_an_unknown_profile_is_refused_naming_those_declared(tmp_path):
+    from autograde.rubric import resolve_rubric
+    with pytest.raises(RubricError, match="no profile 'lenient'.*default, strict"):
+        load_rubric(profile="lenient")
+    with pytest.raises(RubricError, match="neither a rubric file nor a profile"):
+        resolve_rubric(str(tmp_path / "missing.toml"))
+    assert resolve_rubric("strict")[1] == "strict"

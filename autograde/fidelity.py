@@ -1,0 +1,113 @@
+"""docs/fidelity.md, the handout-fidelity audit, written from the rubric (its `cites` and `advice`).
+
+    python -m autograde.fidelity            # rewrite docs/fidelity.md
+    python -m autograde.fidelity --check    # exit 1 if docs/fidelity.md is out of date
+
+The rubric is the one home of points and citations; this page only lays them out for a reader,
+so tests/test_rubric.py fails when the two disagree.
+"""
+import argparse
+import sys
+
+from autograde import PROJECT_DIR
+from autograde.rubric import DEFAULT_PROFILE, load_rubric
+
+FIDELITY_DOC = PROJECT_DIR / "docs" / "fidelity.md"
+
+PREAMBLE = """# Handout fidelity: what each check enforces
+
+*Generated from `autograde/rubric.toml` by `python -m autograde.fidelity`; edit the rubric, not this page.*
+
+Every scored check enforces a sentence of the handout (`../shared/handout.md`) or a setting of the
+handout's starter code, quoted below. A check that enforces only polish beyond the handout is
+**advice**: it runs, its failure is shown to the student with the reason it is advice, and it costs
+nothing in the default rubric. The `strict` profile (`autograde --rubric strict`) gives the advice
+checks points; each question's total stays the handout's in both.
+
+## One root cause, one deduction
+
+- **Other questions' code is the grader's.** A check of one question runs that question's functions;
+  the functions of other questions it needs (the layers, batches and update step of Q2, the
+  autoencoder's layers and momentum step of Q5.1) are replaced by the grader's trusted versions
+  (`spec_tests/_gradcheck.py`, patched in by `Submission.patched`). So a Q2 bug costs Q2's points
+  and not again in Q2.4.1's training loop, Q3's trainings, Q4.4's reading or Q5; a Q5.1 bug costs
+  Q5.1's points and not again in Q5.2's training. Q4.4 reads the pages with the grader's Q3 network,
+  so a training problem of Q3 is not charged in Q4.4.
+- **A convention is charged once.** A bias of shape (1, M) is charged in Q2.1.2 (the starter asserts
+  (M,)); Q2.3.1 accepts a (1, M) `grad_b` from a submission whose biases are (1, M), and says so.
+  Boxes in [x1, y1, x2, y2] order are charged by Q4.2's order check; the page checks score them
+  swapped back. A transposed `grad_W` is charged by the shape check; the value checks compare it
+  transposed.
+- **What is still end to end, by the handout's design.** Q4.4's `read_text` checks read each page
+  with the submission's own Q4 pipeline (its findLetters, lines, crops, spaces), as the handout's
+  run_q4 does: a findLetters problem charged in Q4.2 can show there too, and the report gives the
+  reading of its boxes by the reference's crops and network, so a TA sees which part is at fault.
+  Within one question a bug can fail several of its checks (a softmax over the wrong axis fails all
+  four of Q2.2.2's).
+
+## Procedure checks
+
+Where the handout fixes a procedure, a check observes it through the calls (the grader's trusted
+functions record each call), so a procedural bug is caught whatever the run:
+
+| question | what is observed | known-wrong submission it catches |
+|---|---|---|
+| Q2.4.1 | the loop calls `get_random_batches` (random batches), on the grader's layers | `train_iterates_in_input_order` |
+| Q3.1.2 (evidence) | each learning rate trains a fresh network: `initialize_weights` once per rate | `students/sweep_reuses_one_network` |
+| Q5.2 | the starter's schedule: 100 epochs, batches of 36, rate 3e-5 × 0.9 after every 20th epoch, read from `momentum_step`'s calls | `students/decay_every_epoch`, `q5_learning_rate_too_small` |
+| Q7.x | `predict` runs the trained model in eval mode, gives the same answer twice, and prepares inputs as `train` does | `q7_nist36_cnn_predict_without_eval`, `students/mnist_cnn_without_eval`, `q7_mnist_predict_skips_normalisation` |
+
+Q7's accuracies are measured with the model in eval mode, so a missing `model.eval()` costs the
+procedure check only.
+
+## The checks, question by question
+
+`pt` is the default profile's points, `strict` the strict profile's where it differs. Evidence checks
+(questions graded by a person) carry no points; they are listed with what they show.
+"""
+
+
+def render(rubric=None, strict=None):
+    """The page's Markdown text from the default and strict profiles of the bundled rubric."""
+    rubric = rubric or load_rubric(profile=DEFAULT_PROFILE)
+    strict = strict or load_rubric(profile="strict")
+    lines = [PREAMBLE]
+    for q, s in zip(rubric.questions, strict.questions, strict=True):
+        if not (q.tests or q.evidence):
+            continue
+        how = "scored by tests" if q.graded else "graded by a person; the checks are evidence"
+        lines += [f"### Q{q.id} {q.title} ({q.points:g} points, {how})", ""]
+        if q.graded:
+            lines += ["| check | pt | strict | enforces |", "|---|--:|--:|---|"]
+            for name, points in q.tests.items():
+                other = "" if s.tests[name] == points else f"{s.tests[name]:g}"
+                text = f"**advice**: {q.advice[name]}" if q.is_advice(name) else q.cites.get(name, "")
+                lines.append(f"| `{name}` | {points:g} | {other} | {_cell(text)} |")
+        else:
+            lines += [f"- evidence: `{name}`" for name in q.evidence]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text):
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/fidelity.md is out of date")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = FIDELITY_DOC.read_text(encoding="utf-8") if FIDELITY_DOC.is_file() else ""
+        if current != text:
+            print(f"{FIDELITY_DOC} is out of date: run python -m autograde.fidelity", file=sys.stderr)
+            return 1
+        return 0
+    FIDELITY_DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {FIDELITY_DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
