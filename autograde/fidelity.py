@@ -76,7 +76,7 @@ def render(rubric=None, strict=None):
         if not (q.tests or q.evidence):
             continue
         how = "scored by tests" if q.graded else "graded by a person; the checks are evidence"
-        lines += [f"### Q{q.id} {q.title} ({q.points:g} points, {how})", ""]
+        lines += [f"### Q{q.id} {q.title} ({q.points:g} point{'' if q.points == 1 else 's'}, {how})", ""]
         if q.graded:
             lines += ["| check | pt | strict | enforces |", "|---|--:|--:|---|"]
             for name, points in q.tests.items():
