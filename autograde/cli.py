@@ -41,6 +41,8 @@ def get_args_parser():
     parser.add_argument("-q", "--question", action="append", help="grade only this question id (repeatable)")
     parser.add_argument("--timeout", type=float, help="cap every question's time limit at this many seconds")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every failed check's message")
+    parser.add_argument("--no-compat", action="store_true", help="do not run APIs removed from numpy, SciPy and "
+                        "scikit-image as their replacements (default: the rubric's `compat`, on)")
     parser.add_argument("--leaderboard", action="store_true", help="add Gradescope leaderboard entries to results.json (the rubric's `leaderboard` columns: Q4.4's text accuracy)")
     return parser
 
@@ -81,8 +83,8 @@ def main(argv=None):
             raise SubmissionError(f"no question {', '.join(unknown)} in {rubric.source}")
         with Progress(console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("grading", total=sum(1 for q in rubric.questions if q.test_names and (not only or q.id in only)))
-            results = grade(args.submission, rubric, seed=args.seed, jobs=args.jobs, only=only,
-                            timeout=args.timeout, progress=lambda qid: bar.advance(task))
+            results = grade(args.submission, rubric, seed=args.seed, jobs=args.jobs, only=only, timeout=args.timeout,
+                            progress=lambda qid: bar.advance(task), compat=False if args.no_compat else None)
         status = 1 if results.grader_errors else 0
     except SubmissionError as exc:
         results, status = failed_everything(args.submission, rubric, str(exc), args.seed, only), 2
@@ -153,12 +155,14 @@ def batch_main(argv):
     parser.add_argument("--seed", type=int, help="grading seed for every submission")
     parser.add_argument("-q", "--question", action="append", default=[], help="grade only this question (repeatable)")
     parser.add_argument("--timeout", type=float, help="cap every question's time limit")
+    parser.add_argument("--no-compat", action="store_true", help="do not run removed library APIs as their replacements")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         print(f"autograde batch: {args.folder}: not a folder of submissions", file=sys.stderr)
         return 2
     options = [*(["--rubric", str(args.rubric)] if args.rubric else []), *(["--seed", str(args.seed)] if args.seed is not None else []),
-               *(arg for q in args.question for arg in ("-q", q)), *(["--timeout", str(args.timeout)] if args.timeout else [])]
+               *(arg for q in args.question for arg in ("-q", q)), *(["--timeout", str(args.timeout)] if args.timeout else []),
+               *(["--no-compat"] if args.no_compat else [])]
     out = args.out or args.folder.with_name(f"{args.folder.name}-graded")
     total = len(still_to_grade(args.folder, out, args.regrade)[0])
     try:

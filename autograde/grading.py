@@ -79,12 +79,14 @@ def _safe_extract(archive, target):
         zf.extractall(target)
 
 
-def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, progress=None):
+def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, progress=None, compat=None):
     """Grade the submission directory (or zip) against the rubric.
 
     Inputs:  submission path; rubric (rubric.Rubric); seed; jobs = parallel child processes
              (default: CPU count); only = question ids to run (default: all); timeout caps
-             every question's time limit; progress(question_id) is called as each finishes.
+             every question's time limit; progress(question_id) is called as each finishes;
+             compat: run removed library APIs as their replacements (spec_tests/_compat.py;
+             default: the rubric's `compat`, true unless it says otherwise).
     Returns: GradingResults, with one QuestionResult per rubric question, in rubric order.
     """
     start = time.monotonic()
@@ -121,7 +123,8 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
             # Longest time limit first (the limits follow the questions' running times), so the
             # pool does not end on one long question while the other workers idle.
             futures = {key: pool.submit(run_question, copy, tuple(members), seed=seed, timeout=limit[members[0].id],
-                                        threads=max(1, cpus // jobs), sandbox=results.sandbox)
+                                        threads=max(1, cpus // jobs), sandbox=results.sandbox,
+                                        compat=rubric.compat if compat is None else compat)
                        for key, members in sorted(units.items(), key=lambda unit: -limit[unit[1][0].id])}
             try:
                 for key, future in futures.items():
@@ -155,6 +158,12 @@ def _note_grader_findings(results, runs):
                                          f"scored 0: {skipped[0].message}")
     for description, qids in used.items():
         results.notices.append(f"{', '.join(qids)} used {description}")
+    removed = {}
+    for result in results.questions:
+        for text in dict.fromkeys(n for o in result.outcomes for n in o.notices):
+            removed.setdefault(text, []).append(f"Q{result.question.id}")
+    for text, qids in removed.items():
+        results.notices.append(f"the submission {text} ({', '.join(qids)})")
     reported = set()
     for qid, run in runs.items():
         if run.runner_failed and id(run) not in reported:  # a group's run is reported once

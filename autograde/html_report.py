@@ -10,6 +10,7 @@ import html
 import re
 
 from autograde.report import usage_rows
+from autograde.results import versions_line
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 STYLE = """
@@ -48,7 +49,8 @@ def html_report(results, title="HW5 grading report"):
            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">",
            f"<title>{_e(title)}: {_e(results.submission)}</title><style>{STYLE}</style></head><body>",
            f"<h1>{_e(title)}</h1><p>Submission: <code>{_e(results.submission)}</code> · seed {results.seed} · "
-           f"graded in {results.elapsed:.1f} s · sandbox: <b>{_e(results.sandbox)}</b></p>",
+           f"graded in {results.elapsed:.1f} s · sandbox: <b>{_e(results.sandbox)}</b><br>"
+           f"Graded with {_e(versions_line(results.versions))}</p>",
            f"<p class='summary'>{_e(results.summary())}</p>"]
     for notice in results.notices:
         kind = "warn" if notice.startswith("NOT SANDBOXED") else "note"

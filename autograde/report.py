@@ -6,6 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from autograde.results import versions_line
+
 STATUS_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "manual": "cyan", "pending": "dim"}
 
 
@@ -36,6 +38,7 @@ def print_table(results, console=None, verbose=False):
     for error in results.grader_errors:
         console.print(f"[bold red]grader error:[/] {escape(error)}", soft_wrap=True)
     console.print(f"[bold]{escape(results.summary())}[/]  ({results.elapsed:.1f} s, seed {results.seed})", soft_wrap=True)
+    console.print(f"[dim]graded with {escape(versions_line(results.versions))}[/]", soft_wrap=True)
 
 
 def _cell(text):
@@ -48,7 +51,8 @@ def markdown_report(results, figure_links=None):
     """A Markdown page: score table, each failure's details, and the questions left for a person
     with the submission's numbers and figures. figure_links: {id(Figure): relative path} for the
     figures written beside the page (write_report does that); without it figures are not shown."""
-    lines = [f"# HW5 grading report: {_cell(results.submission)}", "", results.summary(), ""]
+    lines = [f"# HW5 grading report: {_cell(results.submission)}", "", results.summary(), "",
+             f"Graded with {_cell(versions_line(results.versions))} (seed {results.seed}).", ""]
     lines += [f"> note: {_cell(n)}" for n in results.notices]
     lines += [f"> **grader error**: {_cell(e)}" for e in results.grader_errors]
     lines += [""] if results.notices or results.grader_errors else []

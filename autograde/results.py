@@ -1,5 +1,6 @@
 """Grading results as data, and their Gradescope serialisation."""
 from dataclasses import dataclass, field
+from importlib import metadata
 
 from autograde.run import TestOutcome
 
@@ -49,24 +50,59 @@ class QuestionResult:
         """True when details() says more than PASS lines: a failure, a failed evidence check, advice."""
         return any(not o.passed for o in self.outcomes)
 
-    def details(self):
+    def details(self, compact=True):
         """Multi-line text: one line per check with its points, then each failure's message and the
-        handout sentence the check enforces (advice: why it costs nothing)."""
+        handout sentence the check enforces (advice: why it costs nothing). compact: an error that
+        ended several checks (a crash) is shown once, the others say so (results.json keeps each)."""
         lines = []
+        repeats = {}
+        for outcome in self.outcomes:
+            if not outcome.passed and outcome.message:
+                repeats[outcome.message] = repeats.get(outcome.message, 0) + 1
+        shown = set()
         for outcome in self.outcomes:
             points = self.question.tests.get(outcome.name)
             advice = self.question.is_advice(outcome.name)
             mark = "PASS" if outcome.passed else "ADVICE" if advice else "FAIL"
             worth = f" [{points:g} pt]" if points is not None else " [evidence]" if self.score is None else ""
-            lines.append(f"{mark}{worth} {outcome.title or outcome.name}")
+            title = outcome.title or outcome.name
             if outcome.passed:
+                lines.append(f"{mark}{worth} {title}")
                 continue
+            if compact and outcome.message in shown:
+                lines.append(f"{mark}{worth} {title}: the same error as above")
+                continue
+            lines.append(f"{mark}{worth} {title}")
             lines.extend("    " + line for line in (outcome.message or "").splitlines())
+            if compact and repeats.get(outcome.message, 0) > 1:
+                shown.add(outcome.message)
+                more = repeats[outcome.message] - 1
+                lines.append(f"    … and {more} more check{'s' if more > 1 else ''} below ended by the same error")
             if advice:
                 lines.append(f"    advice, no points: {self.question.advice.get(outcome.name) or 'beyond what the handout asks'}")
             elif self.question.cites.get(outcome.name):
                 lines.append(f"    the handout: {self.question.cites[outcome.name]}")
         return "\n".join(lines)
+
+
+LIBRARIES = ("numpy", "scipy", "scikit-image", "matplotlib", "PyWavelets", "torch", "torchvision")
+
+
+def library_versions():
+    """{distribution: version} of the libraries a submission may use, as installed where it is
+    graded (its worker runs this Python), e.g. {'numpy': '2.4.6', ...}; 'not installed' where absent."""
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def versions_line(versions):
+    """'numpy 2.4.6, scipy 1.17.1, ...' for a report's header."""
+    return ", ".join(f"{name} {version}" for name, version in versions.items())
 
 
 @dataclass
@@ -79,6 +115,7 @@ class GradingResults:
     notices: list = field(default_factory=list)    # grader-level messages, shown everywhere
     sandbox: str = "bwrap"                         # how the submission's code was confined: bwrap | none
     grader_errors: list = field(default_factory=list)  # the grader, not the submission, failed here
+    versions: dict = field(default_factory=library_versions)  # the libraries the submission ran with
 
     @property
     def score(self):
@@ -121,7 +158,7 @@ class GradingResults:
             "score": r.score,
             "max_score": r.max_score,
             "status": "passed" if r.status == "passed" else "failed",
-            "output": r.details() or r.reason,
+            "output": r.details(compact=False) or r.reason,
             "visibility": r.question.visibility,
         } for r in self.questions if r.score is not None]
         findings = [f"Q{r.question.id}: {line}" for r in self.questions for line in r.findings]
@@ -129,7 +166,7 @@ class GradingResults:
         evidence = [f"Q{r.question.id} {r.question.title} (for a person to grade), evidence:\n{r.details()}"
                     for r in self.questions if r.failed_evidence]
         output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary(),
-                             *evidence, *findings])
+                             f"Graded with {versions_line(self.versions)}.", *evidence, *findings])
         results = {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
                    "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
         if leaderboard and self.leaderboard():

@@ -67,6 +67,7 @@ class Rubric:
     source: str = ""
     profile: str = DEFAULT_PROFILE
     profiles: dict = field(default_factory=dict)   # name -> description, as the file declares them
+    compat: bool = True                            # run removed library APIs as their replacements
 
     @property
     def listed_total(self):
@@ -138,7 +139,10 @@ def load_rubric(path=DEFAULT_RUBRIC, profile=None):
         extra = tuple(str(s) for s in handout.get("extra_credit", ()))
     except (TypeError, ValueError) as exc:
         raise RubricError(f"{path}: [handout]: {exc}") from exc
-    return Rubric(questions, stated, extra, str(path), profile, {str(k): str(v) for k, v in declared.items()})
+    compat = defaults.get("compat", True)
+    if not isinstance(compat, bool):
+        raise RubricError(f"{path}: [defaults] compat must be true or false")
+    return Rubric(questions, stated, extra, str(path), profile, {str(k): str(v) for k, v in declared.items()}, compat)
 
 
 def _test_entries(where, tests, profile, declared):

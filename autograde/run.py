@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde import SPEC_DIR
-from spec_tests._sandbox import MEMORY_VARIABLE, THREAD_VARIABLES, remove_worker_cgroups
+from spec_tests._sandbox import COMPAT_VARIABLE, MEMORY_VARIABLE, THREAD_VARIABLES, remove_worker_cgroups
 
 OUTPUT_TAIL_BYTES = 4000
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
@@ -55,6 +55,7 @@ class TestOutcome:
     figures: tuple = ()  # Figure objects the test handed to the report
     findings: tuple = ()  # lines of text (the submission's numbers) for the report
     metrics: tuple = ()   # (name, value) numbers for a leaderboard
+    notices: tuple = ()   # removed library APIs the submission used, run as their replacements
 
 
 @dataclass
@@ -86,7 +87,8 @@ class QuestionRun:
         return f"did not finish: the test process ended early (exit code {self.returncode})"
 
 
-def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandbox="auto", python=sys.executable):
+def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandbox="auto", compat=True,
+                 python=sys.executable):
     """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest.
 
     question may be a tuple of questions of one spec file (a rubric group): they run in one child,
@@ -96,7 +98,8 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandb
     threads caps the child's BLAS/OpenMP threads: children already run side by side, and
     oversubscribed BLAS threads spin so hard that 4 children on 2 cores ran 50x slower.
     sandbox: 'bwrap', 'none' or 'auto', for the submission's worker (spec_tests/_sandbox.py); its
-    CPU time is capped at the time limit times the threads.
+    CPU time is capped at the time limit times the threads. compat: run removed library APIs as
+    their replacements in the worker (spec_tests/_compat.py).
 
     Returns: QuestionRun. Never raises for anything the submission does.
     """
@@ -114,6 +117,7 @@ def run_question(submission, question, *, seed=0, timeout=None, threads=1, sandb
         memory = os.environ.get(MEMORY_VARIABLE) or str(max(q.worker_memory_mb for q in questions))
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0", **{MEMORY_VARIABLE: memory},
                    HW5_SANDBOX=sandbox, HW5_WORKER_CPU_SECONDS=str(int(timeout * threads) + 10),
+                   **{COMPAT_VARIABLE: "1" if compat else "0"},
                    **{name: str(threads) for name in THREAD_VARIABLES})
         start = time.monotonic()
         with open(tmp / "output.txt", "wb") as output:
@@ -296,9 +300,10 @@ def _outcomes(reports, figures_dir=None):
         figures = _figures([v for k, v in pairs if k == "figure"], figures_dir)
         metrics = tuple((m[0][:80], float(m[1])) for k, m in pairs if k == "metric" and isinstance(m, list) and len(m) == 2
                         and isinstance(m[0], str) and isinstance(m[1], (int, float)) and math.isfinite(m[1]))[:MAX_FINDINGS]
+        notices = tuple(_printable(str(v)[:MAX_FINDING_CHARS]) for k, v in pairs if k == "notice")[:MAX_FINDINGS]
         outcomes[name] = TestOutcome(name, not bad, _printable(_message(bad[0])) if bad else "",
                                      _printable(str(props.get("title", ""))[:200]), any(r["outcome"] == "skipped" for r in bad),
-                                     _printable(str(props.get("data", ""))[:300]), figures, findings, metrics)
+                                     _printable(str(props.get("data", ""))[:300]), figures, findings, metrics, notices)
     return outcomes
 
 

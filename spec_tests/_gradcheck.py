@@ -25,10 +25,29 @@ def numerical_gradient(f, x, eps=EPS):
     return grad
 
 
-def relative_error(a, b):
-    """||a - b|| / max(||a|| + ||b||, 1e-12) -> float in [0, 1]."""
+def relative_error(a, b, what="the array"):
+    """||a - b|| / max(||a|| + ||b||, 1e-12) -> float in [0, 1]. a is the submission's answer, b the
+    grader's: a of another shape fails the check saying so (what: which array), never with numpy's
+    broadcasting error."""
+    __tracebackhide__ = True
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise AssertionError(f"{what} has shape {a.shape}; expected {b.shape}")
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-12))
+
+
+def scale_hint(got, numeric, n):
+    """Words for a gradient `got` that is a constant multiple of the true one `numeric` (same shape;
+    n: the batch size, for the 1/N of an average), else ''."""
+    denominator = float(np.sum(got * got))
+    if denominator == 0:
+        return ""
+    scale = float(np.sum(got * numeric)) / denominator   # the least-squares factor numeric ≈ scale · got
+    if relative_error(scale * got, numeric) > GRAD_TOL or np.isclose(scale, 1, rtol=1e-3):
+        return ""
+    if np.isclose(scale, n, rtol=1e-3):
+        return f" It is 1/N of the expected (N = {n}): averaged over the batch? The loss is a sum over the batch, so its gradient is too."
+    return f" It is the expected gradient times {1 / scale:.4g}."
 
 
 def make_two_layer_problem(rng, n=8, d=5, h=4, c=3):

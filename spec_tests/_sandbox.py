@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from spec_tests._compat import ENABLED_VARIABLE as COMPAT_VARIABLE  # "0": removed APIs are not translated
+
 SANDBOX_VARIABLE = "HW5_SANDBOX"          # bwrap | none | auto (default: bwrap where it runs)
 MEMORY_VARIABLE = "HW5_WORKER_MEMORY_MB"  # address-space cap of the worker, MB
 CPU_VARIABLE = "HW5_WORKER_CPU_SECONDS"   # CPU-time cap of the worker, seconds (default: none)
@@ -125,7 +127,7 @@ def _worker_env(writable):
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
             "MPLCONFIGDIR": str(writable / ".matplotlib"), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": str(PACKAGE_DIR.parent),
-            **{name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ}}
+            **{name: os.environ[name] for name in (*THREAD_VARIABLES, COMPAT_VARIABLE) if name in os.environ}}
 
 
 def _bwrap_command(submission, writable, env):

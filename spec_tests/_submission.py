@@ -218,6 +218,17 @@ class Submission:
         np.random.seed(seed)
         self._seed = self._last_seed = seed
 
+    def compat_notices(self):
+        """The removed library APIs the submission used since the last ask (spec_tests/_compat.py), as
+        sentences; none when its worker is not running (this never starts one)."""
+        if not self._alive():
+            return []
+        try:
+            answer = self._request(("notices",), "listing the removed APIs it used")
+        except Exception:  # noqa: BLE001 (a worker that cannot answer has nothing to tell)
+            return []
+        return [str(a)[:300] for a in answer][:20] if isinstance(answer, list) else []
+
     def patched(self, replacements):
         """Context manager: replace contract functions by name in every loaded submission module
         (covers `from nn import forward` and `nn.forward` alike). Yields a PatchedCalls dict that, on

@@ -147,6 +147,15 @@ def _seed_global_numpy(test_seed, submission):
     submission.seed(test_seed)
 
 
+@pytest.fixture(autouse=True)
+def _compat_notices(request, submission):
+    """After each test: the removed library APIs the submission's code used, run as their
+    replacements (spec_tests/_compat.py), for the report (user property 'notice')."""
+    yield
+    for text in submission.compat_notices():
+        request.node.user_properties.append(("notice", text))
+
+
 @pytest.fixture
 def show_figure(request, tmp_path_factory):
     """show_figure(path, caption): fail unless the submission wrote a PNG file at path; then hand it

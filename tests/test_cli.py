@@ -118,6 +118,21 @@ def test_a_failed_evidence_check_and_advice_reach_the_student_with_their_reasons
     assert strict.returncode == 0 and q221["score"] == 3 and "rubric profile 'strict'" in strict.stdout
 
 
+def test_removed_apis_run_as_their_replacements_unless_switched_off(tmp_path):
+    """np.float (removed in NumPy 1.24) is graded as float, with a notice in every report and the
+    library versions in the header; --no-compat grades the code as the installed numpy runs it."""
+    submission = known_wrong.build("np_float_aliases", tmp_path / "sub", known_wrong.STUDENTS_DIR)
+    proc = autograde(submission, "-q", "2.2.3", "--results", tmp_path / "r.json", "--report", tmp_path / "report.md")
+    results = json.loads((tmp_path / "r.json").read_text())
+    notice = "the submission uses `np.int`, removed in NumPy 1.24: graded as `int`; change it (Q2.2.3)"
+    assert proc.returncode == 0 and results["score"] == 3
+    assert all(notice in text for text in (results["output"], proc.stdout.replace("\n", " "), (tmp_path / "report.md").read_text()))
+    assert "Graded with numpy 2." in results["output"] and "scikit-image 0." in (tmp_path / "report.md").read_text()
+    off = autograde(submission, "-q", "2.2.3", "--no-compat", "--results", tmp_path / "off.json")
+    (q223,) = json.loads((tmp_path / "off.json").read_text())["tests"]
+    assert off.returncode == 0 and q223["score"] == 0 and "np.int" in q223["output"]
+
+
 def test_a_path_that_is_not_a_submission_still_gets_a_results_file(tmp_path):
     proc = autograde(tmp_path / "nowhere", "--results", tmp_path / "results.json")
     assert proc.returncode == 2

@@ -62,6 +62,9 @@ class KnownWrong:
         if "message" in want:
             messages = [o.message for r in results.questions for o in r.outcomes if not o.passed]
             assert all(want["message"] in m for m in messages), messages
+        # Removed library APIs run as their replacements, each noted once (spec_tests/_compat.py).
+        noted = [n for n in results.notices if n.startswith("the submission uses `")]
+        assert sorted(n.split(" (Q")[0] for n in noted) == sorted(f"the submission {n}" for n in want.get("notices", []))
 
 
 class TestKnownWrong0(KnownWrong):
@@ -173,6 +176,28 @@ def test_each_students_deduction_has_a_one_line_reason():
         reasons = spec["expected"].get("reasons", {})
         assert set(reasons) == set(spec["expected"]["scores"]), name
         assert all(isinstance(r, str) and r.strip() and "\n" not in r.strip() for r in reasons.values()), name
+
+
+class TestRemovedAPIs:
+    """The fixtures written with removed library APIs (a [modern] table in expected.toml)."""
+    fixtures = [n for n in FIXTURES if "modern" in known_wrong.expected(n, known_wrong.root_of(n))]
+
+    def test_removed_apis_earn_what_their_replacements_earn(self, name, rubric, tmp_path):
+        """A fixture written with removed APIs ([modern]: the same code with their replacements) earns
+        exactly what its modern twin earns graded without the compatibility layer."""
+        root = known_wrong.root_of(name)
+        expected = known_wrong.expected(name, root)
+        twin = known_wrong.build(name, tmp_path / "modern", root)
+        for module in known_wrong.changed_modules(name, root):
+            path = twin / f"{module}.py"
+            text = path.read_text(encoding="utf-8")
+            for old, new in expected["modern"].items():
+                text = text.replace(old, new)
+            path.write_text(text, encoding="utf-8")
+        results = grade(twin, rubric, compat=False,
+                        only=known_wrong.questions_to_grade(name, rubric, confirm_long=FULL, root=root))
+        scores = {r.question.id: r.score for r in results.questions if r.score is not None and r.score < r.max_score}
+        assert scores == expected["expected"]["scores"] and not [n for n in results.notices if "removed in" in n]
 
 
 class FullMarks:

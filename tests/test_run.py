@@ -119,3 +119,19 @@ print([Path(f"/proc/{pid}").exists() for pid in (running, zombie)])
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, cwd=PROJECT_DIR)
     assert done.stdout.strip() == "[False, False]", done.stderr
+
+
+def test_an_error_that_ends_several_checks_is_shown_once_per_question(rubric):
+    """One crash, one message: the terminal and report.md show it once, the other checks it ended
+    say so; results.json keeps every check's own message."""
+    from autograde.grading import score_question
+    from autograde.run import QuestionRun, TestOutcome
+
+    question = rubric["4.2"]
+    crash = "TypeError: gaussian() got an unexpected keyword argument 'sigmas' (raised at q4.py:9)"
+    run = QuestionRun(outcomes={name: TestOutcome(name, False, crash) for name in question.tests}, returncode=1, started=True)
+    result = score_question(question, run, 240)
+    compact, full = result.details(), result.details(compact=False)
+    assert compact.count(crash) == 1 and full.count(crash) == len(question.tests)
+    assert f"… and {len(question.tests) - 1} more checks below ended by the same error" in compact
+    assert compact.count(": the same error as above") == len(question.tests) - 1
