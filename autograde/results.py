@@ -133,7 +133,8 @@ class GradingResults:
         if self.rubric.profile != "default":
             text += f" (rubric profile '{self.rubric.profile}')"
         if manual:
-            text += f" {sum(r.max_score for r in manual):g} points in {len(manual)} questions are for a person to grade."
+            text += f" {sum(r.max_score for r in manual):g} points in {len(manual)} question{'s' if len(manual) > 1 else ''} " \
+                    "are for a person to grade."
         if pending:
             text += f" {sum(r.max_score for r in pending):g} points in {len(pending)} questions have no automatic tests yet."
         return (text + f" The handout states {self.rubric.stated_total:g} points in total; "
