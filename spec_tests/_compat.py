@@ -135,6 +135,9 @@ KEYWORDS = (
     _Keyword("as_grey", "as_gray", "scikit-image 0.16"),
     _Keyword("n_iter_max", "max_num_iter", "scikit-image 0.20"),
     _Keyword("seed", "rng", "scikit-image 0.23"),
+    # Deprecated in 0.26, to be removed in 2.0: min_size removed objects smaller than it, max_size removes
+    # those no larger than it.
+    _Keyword("min_size", "max_size", "scikit-image 2.0", lambda value: value - 1),
 )
 
 
@@ -193,8 +196,22 @@ RENAMED = {  # module: {removed name: (its replacement, removed in, shown as)}
         "rgb2grey": (_moved("skimage.color", "rgb2gray"), "scikit-image 0.19", "skimage.color.rgb2gray"),
         "grey2rgb": (_moved("skimage.color", "gray2rgb"), "scikit-image 0.19", "skimage.color.gray2rgb")},
     "skimage.morphology": {
-        "watershed": (_moved("skimage.segmentation", "watershed"), "scikit-image 0.19", "skimage.segmentation.watershed")},
+        "watershed": (_moved("skimage.segmentation", "watershed"), "scikit-image 0.19", "skimage.segmentation.watershed"),
+        # deprecated in 0.25, to be removed in 0.27: what students build their footprints with
+        "square": (lambda: _footprint(2), "scikit-image 0.27", "skimage.morphology.footprint_rectangle((w, w))"),
+        "cube": (lambda: _footprint(3), "scikit-image 0.27", "skimage.morphology.footprint_rectangle((w, w, w))"),
+        "rectangle": (lambda: lambda nrows, ncols, dtype=np.uint8, **kwargs: _rectangle((nrows, ncols), dtype, **kwargs),
+                      "scikit-image 0.27", "skimage.morphology.footprint_rectangle((nrows, ncols))")},
 }
+
+
+def _rectangle(shape, dtype=np.uint8, **kwargs):
+    return importlib.import_module("skimage.morphology").footprint_rectangle(shape, dtype=dtype, **kwargs)
+
+
+def _footprint(dimensions):
+    """square (2) or cube (3) as footprint_rectangle gives it."""
+    return lambda width, dtype=np.uint8, **kwargs: _rectangle((width,) * dimensions, dtype, **kwargs)
 
 
 def _scipy_misc_imread(name, flatten=False, mode=None):

@@ -107,3 +107,23 @@ def test_libraries_see_numpy_as_it_is_and_the_layer_can_be_left_out(tmp_path):
 def _page_ink():
     import skimage.color
     return skimage.color.rgb2gray(np.random.default_rng(0).uniform(0, 1, (24, 24, 3))) < 0.5
+
+
+def test_footprints_deprecated_in_scikit_image_survive_their_removal(tmp_path):
+    """square, rectangle and cube (deprecated in 0.25, to go in 0.27), as a student builds footprints:
+    once scikit-image drops them they are graded as footprint_rectangle (simulated by deleting them)."""
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "submission.py").write_text("import skimage.morphology as m\n"
+                                          "def run():\n    return [m.square(3).tolist(), m.rectangle(2, 3).shape, m.cube(2).shape]\n")
+    code = (f"import sys, json\nsys.path.insert(0, {str(PROJECT_DIR)!r})\nfrom spec_tests import _compat\n"
+            f"_compat.install({str(folder)!r})\nimport skimage.morphology as m\n"
+            "for name in ('square', 'rectangle', 'cube'):\n    delattr(m, name)\n"
+            f"sys.path.insert(0, {str(folder)!r})\nimport submission\n"
+            "print(json.dumps([submission.run(), _compat.take_notes()]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    (square, rectangle, cube), notes = json.loads(proc.stdout)
+    assert square == [[1] * 3] * 3 and rectangle == [2, 3] and cube == [2, 2, 2]
+    assert "uses `skimage.morphology.square`, removed in scikit-image 0.27: graded as " \
+           "`skimage.morphology.footprint_rectangle((w, w))`; change it" in notes
