@@ -66,7 +66,7 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), progress=None
         target = out / _name(submission)
         target.mkdir(parents=True, exist_ok=True)
         partial = target / f"{RESULTS}.partial"
-        command = [sys.executable, "-m", "autograde", str(submission), "--results", str(partial),
+        command = [sys.executable, "-m", "autograde", "grade", str(submission), "--results", str(partial),
                    "--report", str(target / REPORT), "-j", "1", *options]
         with open(target / "autograde.log", "wb") as log:
             with lock:

@@ -25,12 +25,7 @@ RUBRIC_HELP = ("a rubric TOML file, or a profile of the bundled one: 'default' (
                "the handout are advice) or 'strict' (those checks carry points too)")
 
 
-def get_args_parser():
-    parser = argparse.ArgumentParser(
-        prog="autograde", description="Grade a HW5 submission: every automatically graded question of "
-        "the rubric, each in its own time-limited process. With no SUBMISSION, grades the bundled reference. "
-        "`autograde starter OUT_DIR` writes the student starter kit; `autograde gradescope OUT_ZIP` builds "
-        "Gradescope's autograder.zip; `autograde batch FOLDER` grades a folder of submissions into a gradebook.")
+def add_grade_arguments(parser):
     parser.add_argument("submission", nargs="?", type=Path, default=REFERENCE_DIR,
                         help="folder laid out like the handout's python/ (or a .zip of it); default: the reference solution")
     parser.add_argument("--results", type=Path, help="write a Gradescope results.json here")
@@ -44,7 +39,57 @@ def get_args_parser():
     parser.add_argument("--no-compat", action="store_true", help="do not run APIs removed from numpy, SciPy and "
                         "scikit-image as their replacements (default: the rubric's `compat`, on)")
     parser.add_argument("--leaderboard", action="store_true", help="add Gradescope leaderboard entries to results.json (the rubric's `leaderboard` columns: Q4.4's text accuracy)")
+
+
+def add_starter_arguments(parser):
+    parser.add_argument("out_dir", type=Path, help="folder to write the modules into (created if missing)")
+
+
+def add_gradescope_arguments(parser):
+    parser.add_argument("out_zip", type=Path, help="where to write the zip, e.g. autograder.zip")
+    parser.add_argument("--rubric", help=RUBRIC_HELP + "; its visibility settings go to results.json")
+    parser.add_argument("--data-dir", type=Path, help="the handout's NIST36 .mat files (default $HW5_DATA_DIR; else nist36-lite is bundled)")
+    parser.add_argument("--leaderboard", action="store_true", help="publish Q4.4's text accuracy on Gradescope's leaderboard")
+    parser.add_argument("--with-torch", action="store_true", help="grade Q7 (extra credit) too: setup.sh installs torch's "
+                        "CPU wheels and the zip carries Q7's data (about 30 MB more)")
+
+
+def add_batch_arguments(parser):
+    parser.add_argument("folder", type=Path, help="folder holding one subfolder or .zip per submission")
+    parser.add_argument("--out", type=Path, help="where results, reports and gradebook.csv go (default: FOLDER-graded beside it)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: CPU count)")
+    parser.add_argument("--regrade", action="store_true", help="grade again the submissions already graded in OUT")
+    parser.add_argument("--rubric", help=RUBRIC_HELP)
+    parser.add_argument("--seed", type=int, help="grading seed for every submission")
+    parser.add_argument("-q", "--question", action="append", default=[], help="grade only this question (repeatable)")
+    parser.add_argument("--timeout", type=float, help="cap every question's time limit")
+    parser.add_argument("--no-compat", action="store_true", help="do not run removed library APIs as their replacements")
+
+
+def get_args_parser():
+    """The `autograde` parser: subcommands grade (the default: `autograde PATH` grades PATH), starter,
+    gradescope and batch. A folder that bears a subcommand's name is graded with `autograde grade NAME`."""
+    parser = argparse.ArgumentParser(
+        prog="autograde", description="Grade HW5 submissions. `autograde [grade] [SUBMISSION]` grades one (default: "
+        "the bundled reference solution); `autograde starter OUT_DIR` writes the student starter kit; "
+        "`autograde gradescope OUT_ZIP` builds Gradescope's autograder.zip; `autograde batch FOLDER` grades a "
+        "folder of submissions into a gradebook.")
+    commands = parser.add_subparsers(dest="command", metavar="{grade,starter,gradescope,batch}")
+    for name, configure, summary in COMMANDS:
+        configure(commands.add_parser(name, help=summary, description=summary))
     return parser
+
+
+COMMANDS = (
+    ("grade", add_grade_arguments, "Grade a HW5 submission: every automatically graded question of the rubric, each in "
+     "its own time-limited process (the default command)."),
+    ("starter", add_starter_arguments, "Write the HW5 starter kit: every module and function of the contract, each "
+     "raising NotImplementedError."),
+    ("gradescope", add_gradescope_arguments, "Build Gradescope's autograder.zip: setup.sh, run_autograder, the rubric, "
+     "the suite and the data grading needs."),
+    ("batch", add_batch_arguments, "Grade every submission (folder or .zip) in a folder, N at a time, into "
+     "OUT/<name>/ and OUT/gradebook.csv; resumable."),
+)
 
 
 def _interrupt(signum, frame):
@@ -61,13 +106,14 @@ def main(argv=None):
     # Python leaves SIGINT ignored when it starts ignored (a background job, some CI runners):
     # an explicit SIGINT must still stop the grading and kill its children.
     signal.signal(signal.SIGINT, _interrupt)
-    if argv[:1] == ["starter"]:
-        return starter_main(argv[1:])
-    if argv[:1] == ["gradescope"]:
-        return gradescope_main(argv[1:])
-    if argv[:1] == ["batch"]:
-        return batch_main(argv[1:])
+    if not argv or argv[0] not in {name for name, _, _ in COMMANDS} | {"-h", "--help"}:
+        argv = ["grade", *argv]   # grade is the default command
     args = get_args_parser().parse_args(argv)
+    return {"grade": grade_main, "starter": starter_main, "gradescope": gradescope_main, "batch": batch_main}[args.command](args)
+
+
+def grade_main(args):
+    """`autograde [grade] [SUBMISSION]`: grade one submission, print the table, write the reports."""
     console = Console()
     try:
         rubric = load_rubric(*resolve_rubric(args.rubric))
@@ -102,13 +148,9 @@ def main(argv=None):
     return status
 
 
-def starter_main(argv):
+def starter_main(args):
     """`autograde starter OUT_DIR`: write the student starter kit. Returns 0, or 2 when OUT_DIR
     already holds one of its modules (a student's work is never overwritten)."""
-    parser = argparse.ArgumentParser(prog="autograde starter", description="Write the HW5 starter kit: "
-                                     "every module and function of the contract, each raising NotImplementedError.")
-    parser.add_argument("out_dir", type=Path, help="folder to write the modules into (created if missing)")
-    args = parser.parse_args(argv)
     try:
         written = write_starter(args.out_dir)
     except (FileExistsError, OSError) as exc:
@@ -118,18 +160,9 @@ def starter_main(argv):
     return 0
 
 
-def gradescope_main(argv):
+def gradescope_main(args):
     """`autograde gradescope OUT_ZIP`: build Gradescope's autograder.zip. Returns 0, or 2 when the
     rubric is malformed or the data grading needs is missing."""
-    parser = argparse.ArgumentParser(prog="autograde gradescope", description="Build Gradescope's autograder.zip: "
-                                     "setup.sh, run_autograder, the rubric, the suite and the data grading needs.")
-    parser.add_argument("out_zip", type=Path, help="where to write the zip, e.g. autograder.zip")
-    parser.add_argument("--rubric", help=RUBRIC_HELP + "; its visibility settings go to results.json")
-    parser.add_argument("--data-dir", type=Path, help="the handout's NIST36 .mat files (default $HW5_DATA_DIR; else nist36-lite is bundled)")
-    parser.add_argument("--leaderboard", action="store_true", help="publish Q4.4's text accuracy on Gradescope's leaderboard")
-    parser.add_argument("--with-torch", action="store_true", help="grade Q7 (extra credit) too: setup.sh installs torch's "
-                        "CPU wheels and the zip carries Q7's data (about 30 MB more)")
-    args = parser.parse_args(argv)
     try:
         path, profile = resolve_rubric(args.rubric)
         built = build_autograder_zip(args.out_zip, path, args.data_dir, leaderboard=args.leaderboard,
@@ -142,21 +175,9 @@ def gradescope_main(argv):
     return 0
 
 
-def batch_main(argv):
+def batch_main(args):
     """`autograde batch SUBMISSIONS_DIR`: grade every folder and .zip in it into a CSV gradebook.
     Returns 0, 1 when some grading produced no results file, 2 on bad input, 130 when interrupted."""
-    parser = argparse.ArgumentParser(prog="autograde batch", description="Grade every submission (folder or .zip) "
-                                     "in a folder, N at a time, into OUT/<name>/ and OUT/gradebook.csv; resumable.")
-    parser.add_argument("folder", type=Path, help="folder holding one subfolder or .zip per submission")
-    parser.add_argument("--out", type=Path, help="where results, reports and gradebook.csv go (default: FOLDER-graded beside it)")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: CPU count)")
-    parser.add_argument("--regrade", action="store_true", help="grade again the submissions already graded in OUT")
-    parser.add_argument("--rubric", help=RUBRIC_HELP)
-    parser.add_argument("--seed", type=int, help="grading seed for every submission")
-    parser.add_argument("-q", "--question", action="append", default=[], help="grade only this question (repeatable)")
-    parser.add_argument("--timeout", type=float, help="cap every question's time limit")
-    parser.add_argument("--no-compat", action="store_true", help="do not run removed library APIs as their replacements")
-    args = parser.parse_args(argv)
     if not args.folder.is_dir():
         print(f"autograde batch: {args.folder}: not a folder of submissions", file=sys.stderr)
         return 2

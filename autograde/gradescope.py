@@ -62,7 +62,7 @@ export MPLBACKEND=Agg HW5_SHARED_DATA="$SOURCE/data/shared" HW5_CACHE_DIR="$SOUR
 if [ -d "$SOURCE/data/nist36" ]; then export HW5_DATA_DIR="$SOURCE/data/nist36"; fi
 mkdir -p "$ROOT/results"
 # shellcheck disable=SC2086  # AUTOGRADE and HW5_AUTOGRADE_ARGS may hold several words
-${AUTOGRADE:-$ROOT/venv/bin/autograde} "$ROOT/submission" --rubric "$SOURCE/rubric.toml" \\
+${AUTOGRADE:-$ROOT/venv/bin/autograde} grade "$ROOT/submission" --rubric "$SOURCE/rubric.toml" \\
     --results "$ROOT/results/results.json" --report "$ROOT/results/report.md" @LEADERBOARD@${HW5_AUTOGRADE_ARGS:-}
 exit 0
 """

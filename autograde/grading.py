@@ -13,6 +13,8 @@ from autograde.run import TestOutcome, allow_children, kill_all_children, run_qu
 from spec_tests import _sandbox
 
 CONTRACT_MARKER = "nn.py"   # the file that tells a submission's module directory apart
+MAX_ZIP_BYTES = 256 << 20  # a submission's zip may unpack to this many bytes at most (a zip bomb is refused)
+MAX_ZIP_FILES = 5000       # ... and this many entries
 CPUS_ENV = "HW5_CPUS"       # cores this grading may use, when it shares the machine (autograde batch)
 
 
@@ -71,12 +73,34 @@ def _module_dir(root, shown):
 
 
 def _safe_extract(archive, target):
+    """Unpack a submission's zip into target, refusing entries that point outside it and archives
+    that unpack to more than MAX_ZIP_BYTES or MAX_ZIP_FILES (sizes as the archive declares them;
+    extraction stops at the declared size too)."""
     with zipfile.ZipFile(archive) as zf:
-        for member in zf.infolist():
+        members = zf.infolist()
+        if len(members) > MAX_ZIP_FILES:
+            raise SubmissionError(f"{archive}: {len(members)} entries; a submission may hold at most {MAX_ZIP_FILES}")
+        total = sum(member.file_size for member in members)
+        if total > MAX_ZIP_BYTES:
+            raise SubmissionError(f"{archive}: it unpacks to {total >> 20} MB; a submission may unpack to at most "
+                                  f"{MAX_ZIP_BYTES >> 20} MB (leave data and results out: the grader brings its own)")
+        for member in members:
             destination = (target / member.filename).resolve()
             if not destination.is_relative_to(target.resolve()):
                 raise SubmissionError(f"{archive}: entry {member.filename!r} points outside the archive")
-        zf.extractall(target)
+        written = 0
+        for member in members:
+            if member.is_dir():
+                zf.extract(member, target)
+                continue
+            destination = target / member.filename
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(member) as source, open(destination, "wb") as out:
+                while chunk := source.read(1 << 20):
+                    written += len(chunk)
+                    if written > MAX_ZIP_BYTES:   # a header that lies about its size
+                        raise SubmissionError(f"{archive}: it unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+                    out.write(chunk)
 
 
 def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, progress=None, compat=None):

@@ -313,3 +313,31 @@ def test_html_report_is_self_contained_and_renders_in_chromium(reference_run, tm
     passed_green = np.all(np.abs(pixels - [0xE6, 0xF4, 0xE6]) <= 2, axis=-1)  # the points cell of a passed question
     assert passed_green.sum() > 5000, "the score table did not render"
     assert (pixels.sum(axis=-1) < 200).sum() > 5000, "no text rendered"
+
+
+def test_a_zip_that_unpacks_too_large_or_to_too_many_files_is_refused(tmp_path, monkeypatch):
+    """A zip bomb or a zip of a whole home folder is refused with a message, not unpacked."""
+    from autograde import grading
+    big, many = tmp_path / "big.zip", tmp_path / "many.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("python/nn.py", b"#" * (grading.MAX_ZIP_BYTES + 1))   # compresses to a few hundred KB
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(grading.MAX_ZIP_FILES + 1):
+            zf.writestr(f"f{i}.py", "")
+    for archive, complaint in ((big, "unpacks to 256 MB; a submission may unpack to at most 256 MB"),
+                               (many, "5001 entries; a submission may hold at most 5000")):
+        proc = autograde(archive, "-q", "2.2.2", "--results", tmp_path / "r.json")
+        assert proc.returncode == 2 and complaint in json.loads((tmp_path / "r.json").read_text())["output"]
+
+
+def test_any_folder_name_can_be_graded_and_grade_is_the_default_command(tmp_path):
+    """A submission folder named like a subcommand (starter, batch, gradescope) is graded with
+    `autograde grade NAME`; `autograde PATH` grades PATH."""
+    shutil.copytree(REFERENCE_DIR, tmp_path / "starter", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
+    for command in (["grade", "starter"], ["./starter"]):
+        proc = subprocess.run([sys.executable, "-m", "autograde", *command, "-q", "2.2.2", "--results", "r.json"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+        results = json.loads((tmp_path / "r.json").read_text())
+        assert results["score"] == 3 and f"HW5 grading: {command[-1]}" in proc.stdout
