@@ -340,4 +340,4 @@ def test_any_folder_name_can_be_graded_and_grade_is_the_default_command(tmp_path
                               cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
         assert proc.returncode == 0, proc.stderr
         results = json.loads((tmp_path / "r.json").read_text())
-        assert results["score"] == 3 and f"HW5 grading: {command[-1]}" in proc.stdout
+        assert results["score"] == 3 and "HW5 grading: starter" in proc.stdout   # Path("./starter") prints as starter
