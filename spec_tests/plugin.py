@@ -1,7 +1,9 @@
 """pytest plugin: ``pytest spec_tests --submission DIR`` grades the submission in DIR.
 
 Registered in pyproject.toml under the ``pytest11`` entry point, so any pytest run in an
-environment where this project is installed knows the options below.
+environment where this project is installed knows the options below. It acts only in a grading
+run: one given --submission, or on the tests of the spec suite itself. Elsewhere (another project's
+tests in the same environment) its fixtures stay idle: no sandbox probe, no seeding.
 """
 import itertools
 import re
@@ -58,7 +60,23 @@ def pytest_collection_modifyitems(config, items):
         items[:] = selected
 
 
+def _grading_run(config):
+    """True when this pytest run grades a submission: --submission (or its ini setting) was given,
+    or an argument names the spec suite."""
+    if config.getoption("submission") or config.getini("submission"):
+        return True
+    spec = Path(__file__).resolve().parent
+    return any(Path(str(arg).split("::")[0]).resolve().is_relative_to(spec) for arg in config.args)
+
+
+def _grades(request):
+    """True for a test that grades a submission: a grading run, or a test of the spec suite."""
+    return _grading_run(request.config) or Path(str(request.node.path)).resolve().is_relative_to(Path(__file__).resolve().parent)
+
+
 def pytest_report_header(config):
+    if not _grading_run(config):
+        return []
     try:
         mode = _sandbox.sandbox_mode()
     except _sandbox.SandboxUnavailable as exc:
@@ -141,19 +159,21 @@ def rng(test_seed):
 
 
 @pytest.fixture(autouse=True)
-def _seed_global_numpy(test_seed, submission):
+def _seed_global_numpy(request):
     """Submissions draw from np.random (the handout's style): seed it per test, reproducibly, here
-    and in the submission's process."""
-    submission.seed(test_seed)
+    and in the submission's process (grading tests only)."""
+    if _grades(request):
+        request.getfixturevalue("submission").seed(request.getfixturevalue("test_seed"))
 
 
 @pytest.fixture(autouse=True)
-def _compat_notices(request, submission):
-    """After each test: the removed library APIs the submission's code used, run as their
+def _compat_notices(request):
+    """After each grading test: the removed library APIs the submission's code used, run as their
     replacements (spec_tests/_compat.py), for the report (user property 'notice')."""
     yield
-    for text in submission.compat_notices():
-        request.node.user_properties.append(("notice", text))
+    if _grades(request):
+        for text in request.getfixturevalue("submission").compat_notices():
+            request.node.user_properties.append(("notice", text))
 
 
 @pytest.fixture

@@ -48,3 +48,17 @@ def test_an_import_error_in_the_submission_fails_the_tests_that_need_it(pytester
     result = pytester.runpytest("--submission", str(fake_submission))
     result.assert_outcomes(errors=2)  # the `nn` fixture fails, in each test's setup
     result.stdout.fnmatch_lines(["*importing nn.py failed: SystemExit: 0*"])
+
+
+def test_the_plugin_is_inert_in_other_test_runs(pytester, monkeypatch):
+    """Another project's tests in the same environment: no header, no sandbox probe (which would fail
+    here: the sandbox is required and bubblewrap is not on PATH), no seeding of np.random."""
+    monkeypatch.setenv("HW5_SANDBOX", "bwrap")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    pytester.makepyfile(test_other="""
+        def test_plain():   # errors if the plugin sets up its sandboxed submission for it
+            pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "submission:" not in result.stdout.str() and "sandbox:" not in result.stdout.str()
