@@ -13,14 +13,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograde.grading import available_cpus
-from autograde.run import signal_group
+from sandbox.processes import Stopped, Supervisor
 
 INTERRUPTED = 130
 RESULTS, REPORT, GRADEBOOK = "results.json", "report.md", "gradebook.csv"
@@ -58,26 +57,22 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), progress=None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     todo, skipped = still_to_grade(folder, out, regrade)
-    children, lock, failed = set(), threading.Lock(), []
+    failed = []
     # Each grading gets its share of the cores, so N of them never run more BLAS threads than cores.
     env = dict(os.environ, COLUMNS="160", HW5_CPUS=str(max(1, available_cpus() // max(1, jobs))))
 
-    def grade_one(submission):
+    def grade_one(supervisor, submission):
         target = out / _name(submission)
         target.mkdir(parents=True, exist_ok=True)
         partial = target / f"{RESULTS}.partial"
         command = [sys.executable, "-m", "autograde", "grade", str(submission), "--results", str(partial),
                    "--report", str(target / REPORT), "-j", "1", *options]
         with open(target / "autograde.log", "wb") as log:
-            with lock:
-                child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, env=env)
-                children.add(child)
             try:
-                status = child.wait()
-            finally:
-                with lock:
-                    children.discard(child)
+                status = supervisor.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        env=env).returncode
+            except Stopped:
+                status = INTERRUPTED
         if status != INTERRUPTED and partial.is_file():
             partial.replace(target / RESULTS)   # only a finished grading counts as graded
         else:
@@ -85,18 +80,11 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), progress=None
         if progress:
             progress(submission.name)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(grade_one, s) for s in todo]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            with lock:
-                for child in children:  # each autograde kills its own test processes on SIGINT
-                    signal_group(child.pid, signal.SIGINT)
-            raise
+    # On an interrupt each grading gets SIGINT, so it kills its own test processes and writes its
+    # results; the supervisor leaves first, so the pool never waits on a grading still running.
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, Supervisor(interrupt=signal.SIGINT) as supervisor:
+        for future in [pool.submit(grade_one, supervisor, s) for s in todo]:
+            future.result()
     gradebook = write_gradebook(out)
     return BatchSummary(len(todo) - len(failed), skipped, failed, gradebook, time.monotonic() - start)
 

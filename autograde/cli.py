@@ -14,12 +14,13 @@ from rich.progress import Progress
 from autograde import REFERENCE_DIR
 from autograde.batch import grade_batch, still_to_grade, write_gradebook
 from autograde.gradescope import build_autograder_zip
-from autograde.grading import SubmissionError, grade
-from autograde.report import print_table, write_report
+from autograde.grading import grade
+from autograde.intake import SubmissionError
+from autograde.reports import print_table, write_report
 from autograde.results import failed_everything
 from autograde.rubric import RubricError, load_rubric, resolve_rubric
-from autograde.run import end_stray_children
 from autograde.starter import write_starter
+from sandbox.processes import end_stray_children
 
 RUBRIC_HELP = ("a rubric TOML file, or a profile of the bundled one: 'default' (the handout's points; checks beyond "
                "the handout are advice) or 'strict' (those checks carry points too)")

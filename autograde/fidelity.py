@@ -29,7 +29,7 @@ checks points; each question's total stays the handout's in both.
 - **Other questions' code is the grader's.** A check of one question runs that question's functions;
   the functions of other questions it needs (the layers, batches and update step of Q2, the
   autoencoder's layers and momentum step of Q5.1) are replaced by the grader's trusted versions
-  (`spec_tests/_gradcheck.py`, patched in by `Submission.patched`). So a Q2 bug costs Q2's points
+  (`spec_tests/gradcheck.py`, patched in by `Submission.patched`). So a Q2 bug costs Q2's points
   and not again in Q2.4.1's training loop, Q3's trainings, Q4.4's reading or Q5; a Q5.1 bug costs
   Q5.1's points and not again in Q5.2's training. Q4.4 reads the pages with the grader's Q3 network,
   so a training problem of Q3 is not charged in Q4.4.

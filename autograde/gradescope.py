@@ -1,8 +1,8 @@
 """`autograde gradescope OUT_ZIP`: Gradescope's autograder.zip for this suite.
 
 The zip holds Gradescope's two entry points at its root (setup.sh, run_autograder), the rubric
-to grade by (its per-question `visibility` goes into results.json), the suite itself (installed
-editable by setup.sh) and the data grading needs, since Gradescope's machines cannot see
+to grade by (its per-question `visibility` goes into results.json), the suite's source (setup.sh
+installs it as a package) and the data grading needs, since Gradescope's machines cannot see
 ../shared: the handout's four images with their ground truth, and NIST36 (the handout's .mat
 files where $HW5_DATA_DIR or --data-dir names them, else the nist36-lite cache). With torch=True
 (Q7, extra credit) setup.sh also installs torch's CPU wheels, and the zip carries Q7's data: the
@@ -14,12 +14,12 @@ import tomllib
 import zipfile
 from pathlib import Path
 
-from autograde import PROJECT_DIR
+from autograde import PROJECT_DIR, SOURCE_CHECKOUT
 from autograde.rubric import load_rubric
 from hw5data import nist36_lite
 from hw5data.paths import nist36_dir, shared_data_dir
 
-SUITE_PARTS = ("pyproject.toml", "README.md", "autograde", "spec_tests", "hw5data", "solution", "fixtures/q4")
+SUITE_PARTS = ("pyproject.toml", "README.md", "autograde", "spec_tests", "sandbox", "hw5data", "solution")
 SKIPPED = ("__pycache__", ".pyc", ".egg-info")
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -40,12 +40,11 @@ else
 fi
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install -q --upgrade pip
-"$ROOT/venv/bin/pip" install -q -e "$ROOT/source/suite[test]"
+"$ROOT/venv/bin/pip" install -q "$ROOT/source/suite"
 @TORCH@"""
 
-# torch's CPU wheels: importing torch and torchvision leaves 0.32 GB resident against 0.69 GB for the
-# CUDA build. In a 768 MB memory cgroup on one core (benchmarks/budget.py) the reference gets Q7's
-# 25/25 with torch 2.13.0+cpu (peak 682 MB); with the CUDA build Q7.2.1's worker is OOM-killed.
+# torch's CPU wheels, not the CUDA build: in a 768 MB cgroup the CUDA build's Q7.2.1 worker is
+# OOM-killed (figures, with their date and machine, in docs/gradescope.md).
 INSTALL_TORCH = """"$ROOT/venv/bin/pip" install -q 'torch>=2.9,<=2.14.1' 'torchvision>=0.24,<=0.29.1' \\
     --index-url https://download.pytorch.org/whl/cpu
 """
@@ -79,6 +78,9 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False,
     Returns: {'zip': Path, 'data': which NIST36 went in, 'bytes': the zip's size}.
     Raises FileNotFoundError when the handout images (Q4), or with torch Q7's data, are not here.
     """
+    if not SOURCE_CHECKOUT:
+        raise FileNotFoundError("autograde gradescope packs the suite's source: run it from a clone of the repository "
+                                "(pip install -e .), not from an installed wheel")
     load_rubric(rubric_path, profile)
     rubric_text = Path(rubric_path).read_text(encoding="utf-8")
     if profile:  # a top-level key: it goes first, in place of the file's own
@@ -118,7 +120,7 @@ def _torch_data():
     """{name in the zip: file or folder here} of what Q7's grading reads (built into the cache where
     it is not there yet). Raises FileNotFoundError naming what is missing."""
     from hw5data import emnist, flowers17, nist36_lite
-    from spec_tests._q7 import FLOWER_SIDE, SHARED_WEIGHTS, squeezenet_weights
+    from spec_tests.q7 import FLOWER_SIDE, SHARED_WEIGHTS, squeezenet_weights
     shared = shared_data_dir()
     weights = squeezenet_weights()
     if weights is None:

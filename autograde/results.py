@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from autograde.run import TestOutcome
+from autograde.outcomes import TestOutcome
 
 
 @dataclass(frozen=True)

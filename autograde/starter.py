@@ -1,6 +1,6 @@
 """`autograde starter OUT_DIR`: the student starter kit, generated from the contract.
 
-Every module of the contract (spec_tests/_submission.CONTRACT) with every contract function: the
+Every module of the contract (spec_tests/contract.py's CONTRACT) with every contract function: the
 reference's signature and a body that raises NotImplementedError. The docstrings, of each module
 and each function, come from autograde/starter_kit.toml, written from the handout and
 docs/contract.md (the handout question, what the handout asks, what the function takes and
@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 
 from autograde import REFERENCE_DIR
-from spec_tests._submission import CONTRACT
+from spec_tests.contract import CONTRACT
 
 KIT_TEXT = Path(__file__).with_name("starter_kit.toml")   # the kit's docstrings
 GIVEN = ("util",)   # the handout hands these out complete
@@ -130,15 +130,15 @@ def _stub(module, function, constants, defined, doc):
     """def line with the reference's signature (reference constants written out as their values),
     the docstring `doc`, and a NotImplementedError naming the function."""
     args = function.args
-    args.defaults = [_default(module, function, d, constants, defined) for d in args.defaults]
-    args.kw_defaults = [None if d is None else _default(module, function, d, constants, defined)
+    args.defaults = [stub_default(module, function, d, constants, defined) for d in args.defaults]
+    args.kw_defaults = [None if d is None else stub_default(module, function, d, constants, defined)
                         for d in args.kw_defaults]
     body = f'"""{doc}\n"""\n' if "\n" in doc else f'"""{doc}"""\n'
     body += f'raise NotImplementedError("{module}.{function.name}")\n'
     return f"def {function.name}({ast.unparse(args)}):\n" + textwrap.indent(body, "    ")
 
 
-def _default(module, function, node, constants, defined):
+def stub_default(module, function, node, constants, defined):
     """A default as the kit writes it: YOUR_CHOICE as None, a name the kit defines (a setting, a
     function defined above, an import) as it is, a reference constant that is a literal as its
     value. Anything else would name something the kit lacks: ValueError."""

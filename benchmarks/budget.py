@@ -12,9 +12,10 @@ import time
 
 from autograde import REFERENCE_DIR
 from autograde.grading import grade
-from autograde.report import print_table, usage_table
+from autograde.reports import print_table
+from autograde.reports.markdown import usage_table
 from autograde.rubric import load_rubric
-from spec_tests._sandbox import _remove_cgroup, make_cgroups
+from sandbox import cgroups
 
 MINUTES, MEGABYTES = 10, 768
 
@@ -29,7 +30,7 @@ class MemoryCgroup:
     @classmethod
     def make(cls, megabytes):
         """The cgroup, or None where none can be made (not root, no memory controller, read-only)."""
-        groups = make_cgroups(megabytes << 20, prefix="hw5-budget-")
+        groups = cgroups.make(megabytes << 20, prefix="hw5-budget-")
         return cls(groups[0]) if groups else None
 
     def peak(self):
@@ -41,7 +42,7 @@ class MemoryCgroup:
 
     def leave(self):
         (self.group.parent / "cgroup.procs").write_text(str(os.getpid()))
-        _remove_cgroup(self.group)
+        cgroups.remove([self.group])
 
 
 def main(seed, only, megabytes):

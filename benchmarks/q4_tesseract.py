@@ -20,7 +20,7 @@ import skimage
 
 from autograde import REFERENCE_DIR
 from hw5data.choose import nist36_data
-from spec_tests._pages import PAGES, char_accuracy, images_dir, load_page, word_accuracy
+from spec_tests.pages import PAGES, char_accuracy, images_dir, load_page, word_accuracy
 
 PSMS = (6, 11)
 

@@ -20,7 +20,7 @@ import skimage.transform
 
 from autograde import REFERENCE_DIR
 from hw5data.choose import nist36_data
-from spec_tests._pages import PAGES, char_accuracy, load_page
+from spec_tests.pages import PAGES, char_accuracy, load_page
 
 sys.path.insert(0, str(REFERENCE_DIR))
 import run_q3  # noqa: E402

@@ -22,9 +22,9 @@ import q7_nist36_cnn  # noqa: E402
 
 from hw5data import emnist, flowers17, mnist  # noqa: E402
 from hw5data.choose import nist36_data  # noqa: E402
-from spec_tests import _q7  # noqa: E402
-from spec_tests._pages import PAGES, char_accuracy, load_page  # noqa: E402
-from spec_tests._reference import reference_reading  # noqa: E402
+from spec_tests import q7  # noqa: E402
+from spec_tests.pages import PAGES, char_accuracy, load_page  # noqa: E402
+from spec_tests.reference import reference_reading  # noqa: E402
 
 QUESTIONS = ("7.1.1", "7.1.2", "7.1.3", "7.1.4", "7.2.1")
 _cache = {}
@@ -70,10 +70,10 @@ def measure(question, seed):
             read = q7_emnist.read_boxes(model, bw, boxes)
             found[name] = char_accuracy(["".join(read[i] for i in order).lower()], [t.lower() for t in truth])
         return found
-    folder = _q7.flowers_folder()
+    folder = q7.flowers_folder()
     paths, labels = flowers17.labelled_files(folder / "test")
     found = {}
-    for name, model in (("finetune", q7_flowers.build_finetune(weights=_q7.squeezenet_weights())),
+    for name, model in (("finetune", q7_flowers.build_finetune(weights=q7.squeezenet_weights())),
                         ("scratch", q7_flowers.build_scratch())):
         q7_flowers.train(model, folder / "train")
         found[name] = float(np.mean(q7_flowers.predict(model, paths) == labels))

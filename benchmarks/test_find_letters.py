@@ -6,7 +6,7 @@ import pytest
 import skimage
 
 from autograde import REFERENCE_DIR
-from spec_tests._pages import PAGES, images_dir, load_page
+from spec_tests.pages import PAGES, images_dir, load_page
 
 sys.path.insert(0, str(REFERENCE_DIR))
 from q4 import findLetters  # noqa: E402

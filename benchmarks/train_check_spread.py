@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from autograde import REFERENCE_DIR
-from spec_tests._gradcheck import two_layer_forward, two_layer_loss
+from spec_tests.gradcheck import two_layer_forward, two_layer_loss
 from spec_tests.test_q2_network import TRAIN_EPOCHS, toy_training_problem
 
 sys.path.insert(0, str(REFERENCE_DIR))

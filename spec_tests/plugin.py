@@ -6,7 +6,6 @@ run: one given --submission, or on the tests of the spec suite itself. Elsewhere
 tests in the same environment) its fixtures stay idle: no sandbox probe, no seeding.
 """
 import itertools
-import re
 import tempfile
 import zlib
 from pathlib import Path
@@ -14,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spec_tests import _sandbox
-from spec_tests._submission import Submission, read_file_under
+from sandbox import launch
+from spec_tests import protocol
+from spec_tests.oracles import reference_dir
+from spec_tests.submission import Submission, read_file_under, worker_sandbox
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "solution"
 SUBMISSION_HELP = "directory holding the submission's modules (default: the bundled reference solution)"
 SEED_HELP = "base seed for every random draw the tests make (default 0); each test derives its own"
 QUESTION_HELP = "run only the tests of this handout question, e.g. 2.2.2 (repeatable)"
@@ -27,10 +27,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def pytest_addoption(parser):
     group = parser.getgroup("submission", "grade a homework directory")
-    group.addoption("--submission", type=Path, default=None, help=SUBMISSION_HELP)
-    group.addoption("--grading-seed", type=int, default=None, help=SEED_HELP)
-    group.addoption("--question", action="append", default=[], help=QUESTION_HELP)
-    group.addoption("--figures-dir", type=Path, default=None, help=FIGURES_HELP)
+    group.addoption(protocol.SUBMISSION_OPTION, type=Path, default=None, help=SUBMISSION_HELP)
+    group.addoption(protocol.SEED_OPTION, type=int, default=None, help=SEED_HELP)
+    group.addoption(protocol.QUESTION_OPTION, action="append", default=[], help=QUESTION_HELP)
+    group.addoption(protocol.FIGURES_OPTION, type=Path, default=None, help=FIGURES_HELP)
     parser.addini("submission", SUBMISSION_HELP)
 
 
@@ -50,10 +50,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         qid = question_of(item)
         if qid is not None:
-            item.user_properties.append(("question", qid))
+            item.user_properties.append((protocol.QUESTION_PROPERTY, qid))
         doc = getattr(getattr(item, "function", None), "__doc__", None)
         if doc:
-            item.user_properties.append(("title", doc.strip().splitlines()[0]))
+            item.user_properties.append((protocol.TITLE_PROPERTY, doc.strip().splitlines()[0]))
         (selected if not wanted or qid in wanted else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
@@ -77,17 +77,18 @@ def _grades(request):
 def pytest_report_header(config):
     if not _grading_run(config):
         return []
+    wanted = protocol.worker_settings()[0]
     try:
-        mode = _sandbox.sandbox_mode()
-    except _sandbox.SandboxUnavailable as exc:
+        mode = launch.resolve_mode(wanted)
+    except (launch.SandboxUnavailable, ValueError) as exc:
         mode = f"unavailable ({exc})"
-    note = "" if mode != "none" else f" (NOT sandboxed: {_sandbox.bwrap_problem() or 'HW5_SANDBOX=none'})"
+    note = "" if mode != "none" else f" (NOT sandboxed: {launch.bwrap_problem() or f'{protocol.SANDBOX_VARIABLE}={wanted}'})"
     return [f"submission: {_submission_dir(config)}", f"sandbox: {mode}{note}"]
 
 
 def _submission_dir(config):
     option = config.getoption("submission") or config.getini("submission")
-    return Path(option).resolve() if option else REFERENCE_DIR
+    return Path(option).resolve() if option else reference_dir()
 
 
 def _seed(config):
@@ -98,17 +99,19 @@ def _seed(config):
 @pytest.fixture(scope="session")
 def submission(pytestconfig, tmp_path_factory):
     """The submission under test. Its modules load on first use, in a sandboxed worker process
-    (spec_tests/_submission.py) that may write only under this run's temporary folder."""
+    (spec_tests/submission.py) that may write only under this run's temporary folder."""
     directory = _submission_dir(pytestconfig)
     if not directory.is_dir():
         pytest.fail(f"--submission {directory}: not a directory", pytrace=False)
+    mode, memory_mb, cpu_seconds, compat = protocol.worker_settings()
     try:
-        _sandbox.sandbox_mode()
-    except _sandbox.SandboxUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
+        launch.resolve_mode(mode)
+    except (launch.SandboxUnavailable, ValueError) as exc:
+        pytest.fail(f"{protocol.SANDBOX_VARIABLE}={mode}: {exc}", pytrace=False)
     # The worker may write only here: the tests' own tmp_path folders (the grader's figures) are not
     # even visible to it, and what it writes is read back through read_file_under.
-    submission = Submission(directory, tmp_path_factory.getbasetemp() / "submission-files")
+    submission = Submission(directory, tmp_path_factory.getbasetemp() / "submission-files",
+                            worker_sandbox(mode, memory_mb, cpu_seconds, compat), pytestconfig.getoption("question"))
     yield submission
     submission.close()
 
@@ -169,11 +172,11 @@ def _seed_global_numpy(request):
 @pytest.fixture(autouse=True)
 def _compat_notices(request):
     """After each grading test: the removed library APIs the submission's code used, run as their
-    replacements (spec_tests/_compat.py), for the report (user property 'notice')."""
+    replacements (spec_tests/compat.py), for the report (user property 'notice')."""
     yield
     if _grades(request):
         for text in request.getfixturevalue("submission").compat_notices():
-            request.node.user_properties.append(("notice", text))
+            request.node.user_properties.append((protocol.NOTICE_PROPERTY, text))
 
 
 @pytest.fixture
@@ -194,10 +197,10 @@ def show_figure(request, tmp_path_factory):
         if not png.startswith(PNG_MAGIC):
             pytest.fail(f"{path.name} ('{caption}') is not a PNG file", pytrace=False)
         if directory is not None:
-            name = f"{re.sub(r'[^A-Za-z0-9_]+', '_', request.node.name)[:80]}-{next(numbers)}.png"
+            name = protocol.figure_file_name(request.node.name, next(numbers))
             Path(directory).mkdir(parents=True, exist_ok=True)
             (Path(directory) / name).write_bytes(png)
-            request.node.user_properties.append(("figure", [name, caption]))
+            request.node.user_properties.append((protocol.FIGURE_PROPERTY, [name, caption]))
     return show
 
 
@@ -214,7 +217,7 @@ def show_finding(request):
     """show_finding(text): one line the report shows a person beside the question (a number the
     submission produced, e.g. its test accuracy). Worth no points by itself."""
     def show(text):
-        request.node.user_properties.append(("finding", str(text)))
+        request.node.user_properties.append((protocol.FINDING_PROPERTY, str(text)))
     return show
 
 
@@ -223,5 +226,5 @@ def show_metric(request):
     """show_metric(name, value): a number for the optional leaderboard (e.g. one page's character
     accuracy, 0-1). A rubric question with `leaderboard = "..."` shows the mean of its metrics."""
     def show(name, value):
-        request.node.user_properties.append(("metric", [str(name), float(value)]))
+        request.node.user_properties.append((protocol.METRIC_PROPERTY, [str(name), float(value)]))
     return show

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import expit
 
-from spec_tests._gradcheck import GRAD_TOL, numerical_gradient, relative_error
+from spec_tests.gradcheck import GRAD_TOL, numerical_gradient, relative_error
 
 question = pytest.mark.question
 # Hypothesis draws its own examples, derandomised so that a grade is reproducible; the

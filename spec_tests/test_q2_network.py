@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, softmax
 
-from spec_tests._gradcheck import (
+from spec_tests.gradcheck import (
     GRAD_TOL,
     make_two_layer_problem,
     numerical_gradient,

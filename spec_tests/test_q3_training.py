@@ -13,7 +13,8 @@ import pytest
 
 from hw5data.choose import LITE, REAL
 from hw5data.nist36 import CLASSES
-from spec_tests._gradcheck import trusted_contract_functions, trusted_training_functions, two_layer_forward
+from spec_tests import protocol
+from spec_tests.gradcheck import trusted_contract_functions, trusted_training_functions, two_layer_forward
 
 question = pytest.mark.question
 # Validation-accuracy bars. NIST36: the handout's 75%. nist36-lite (v3): the reference over 20 seeds
@@ -110,7 +111,7 @@ def test_train_nist36_returns_a_1024_64_36_network_and_per_epoch_history(own_loo
 def test_trained_network_reaches_the_validation_bar(trained, record_property):
     """The trained network's own validation accuracy reaches the bar for the grader's data set"""
     params, _, data = trained
-    record_property("data", data.description)
+    record_property(protocol.DATA_PROPERTY, data.description)
     vx, vy = data.splits["valid"]
     accuracy = float(np.mean(two_layer_forward(params, vx)[3].argmax(1) == vy.argmax(1)))
     bar = BAR[data.name]
@@ -161,7 +162,7 @@ def sweep(submission, run_q3, nist36, grading_seed):
 @question("3.1.2")
 def test_learning_rate_sweep_trains_the_best_rate_ten_times_it_and_a_tenth(sweep, nist36, record_property, show_finding):
     """learning_rate_sweep trains three networks: the best rate, 10x it, 0.1x it; their histories match their weights"""
-    record_property("data", nist36.description)
+    record_property(protocol.DATA_PROPERTY, nist36.description)
     rates = list(sweep)
     assert len(rates) == 3, f"learning_rate_sweep returned {len(rates)} runs; expected 3 (best, 10x best, best/10)"
     best = rates[0]

@@ -19,8 +19,8 @@ import pytest  # noqa: E402
 import skimage  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from spec_tests._pages import PAGES, drawn_page, images_dir, load_page, match_boxes, variant  # noqa: E402
-from spec_tests._submission import BuiltInWorker
+from spec_tests.pages import PAGES, drawn_page, images_dir, load_page, match_boxes, variant  # noqa: E402
+from spec_tests.submission import BuiltInWorker
 
 question = pytest.mark.question
 BAR, EXACT_BAR = 0.9, 0.99

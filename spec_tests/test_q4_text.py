@@ -23,8 +23,9 @@ import pytest
 import skimage
 
 from hw5data.nist36 import CLASSES
-from spec_tests._gradcheck import trusted_contract_functions, two_layer_forward
-from spec_tests._pages import (
+from spec_tests import protocol
+from spec_tests.gradcheck import trusted_contract_functions, two_layer_forward
+from spec_tests.pages import (
     PAGES,
     char_accuracy,
     images_dir,
@@ -33,9 +34,9 @@ from spec_tests._pages import (
     word_accuracy,
     word_errors,
 )
-from spec_tests._reference import reference_reading
-from spec_tests._submission import BuiltInWorker, read_file_under
 from spec_tests.plugin import PNG_MAGIC
+from spec_tests.reference import reference_reading
+from spec_tests.submission import BuiltInWorker, read_file_under
 
 question = pytest.mark.question
 # Reference over 20 seeds: 01_list 0.752 (sd 0.052), 02_letters 0.817 (0.034), 03_haiku 0.809
@@ -58,7 +59,7 @@ def _needs_images():
 def _name_the_data(request, record_property):
     """The read_text checks read with a network trained on the grader's data: the report says which."""
     if request.node.name.startswith("test_read_text"):
-        record_property("data", request.getfixturevalue("nist36").description)
+        record_property(protocol.DATA_PROPERTY, request.getfixturevalue("nist36").description)
 
 
 @pytest.fixture

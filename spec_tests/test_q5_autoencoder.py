@@ -20,7 +20,8 @@ from scipy.special import expit
 
 from hw5data.choose import LITE, REAL
 from hw5data.nist36 import CLASSES
-from spec_tests._gradcheck import (
+from spec_tests import protocol
+from spec_tests.gradcheck import (
     AUTOENCODER_LAYERS,
     autoencoder_reconstruct,
     mean_psnr,
@@ -260,7 +261,7 @@ def test_training_follows_the_starters_schedule(submission, run_q5, rng):
 def test_train_autoencoder_returns_the_network_and_one_loss_per_epoch(trained, record_property):
     """train_autoencoder(train_x) returns the trained 1024-32-32-32-1024 params and 100 per-epoch losses"""
     params, losses, data = trained
-    record_property("data", data.description)
+    record_property(protocol.DATA_PROPERTY, data.description)
     for name, shape in SHAPES.items():
         assert np.shape(params.get("W" + name)) == shape, f"params['W{name}'] has shape {np.shape(params.get('W' + name))}; expected {shape}"
     assert losses.shape == (EPOCHS,), f"losses has shape {losses.shape}; expected one value per epoch ({EPOCHS},) with the default settings"
@@ -271,7 +272,7 @@ def test_train_autoencoder_returns_the_network_and_one_loss_per_epoch(trained, r
 def test_training_loss_falls_over_100_epochs(trained, record_property, show_finding):
     """The loss history falls and the trained network's own training loss reaches the bar for the grader's data"""
     params, losses, data = trained
-    record_property("data", data.description)
+    record_property(protocol.DATA_PROPERTY, data.description)
     x = data.splits["train"][0]
     loss = float(np.sum((autoencoder_reconstruct(params, x) - x) ** 2)) / len(x)
     fall = losses[-1] / losses[0] if losses.size and losses[0] > 0 else np.inf
@@ -306,7 +307,7 @@ def test_reconstructions_of_two_validation_images_of_five_classes(run_q5, traine
 def test_trained_autoencoder_reaches_the_psnr_bar(run_q5, trained, record_property, show_finding):
     """The trained autoencoder's mean validation PSNR reaches the bar for the grader's data"""
     params, _, data = trained
-    record_property("data", data.description)
+    record_property(protocol.DATA_PROPERTY, data.description)
     vx = data.splits["valid"][0]
     reconstructed = autoencoder_reconstruct(params, vx)
     psnr = mean_psnr(vx, reconstructed)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from spec_tests._gradcheck import AUTOENCODER_LAYERS, mean_psnr
+from spec_tests import protocol
+from spec_tests.gradcheck import AUTOENCODER_LAYERS, mean_psnr
 
 question = pytest.mark.question
 COMPONENTS = 32
@@ -53,7 +54,7 @@ def top_components(nist36):
 def test_projection_matrix_is_1024_by_32_of_rank_32_spanning_the_top_components(fitted, top_components, record_property, show_finding):
     """pca_fit returns P (1024, 32) with orthonormal columns spanning the training data's first 32 principal directions"""
     mean, P, data = fitted
-    record_property("data", data.description)
+    record_property(protocol.DATA_PROPERTY, data.description)
     x = data.splits["train"][0]
     assert P.shape == (1024, COMPONENTS), f"the projection matrix has shape {P.shape}; expected (1024, {COMPONENTS})"
     assert mean.shape == (1024,), f"the mean has shape {mean.shape}; expected (1024,) (zeros when PCA runs on the raw data)"

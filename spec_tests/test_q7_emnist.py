@@ -15,10 +15,10 @@ Bars (`python benchmarks/q7_threshold.py 10 7.1.4`): the reference's mean - 6 sd
 import numpy as np
 import pytest
 
-from spec_tests import _q7, _torch_probes
-from spec_tests._pages import PAGES, char_accuracy, images_dir, load_page
-from spec_tests._reference import reference_reading
-from spec_tests._submission import BuiltInWorker
+from spec_tests import q7, torch_probes
+from spec_tests.pages import PAGES, char_accuracy, images_dir, load_page
+from spec_tests.reference import reference_reading
+from spec_tests.submission import BuiltInWorker
 
 question = pytest.mark.question
 CLASSES = 47
@@ -33,7 +33,7 @@ PAGE_BAR = {"01_list.jpg": 0.68, "02_letters.jpg": 0.57, "03_haiku.jpg": 0.61, "
 
 @pytest.fixture(scope="module", autouse=True)
 def _torch_here():
-    _q7.skip_without_torch()
+    q7.skip_without_torch()
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def data():
 @pytest.fixture(scope="module")
 def trained(submission, q7_emnist, data, grading_seed):
     splits, _ = data
-    return _q7.train_module(submission, q7_emnist, splits["train"], splits["test"], grading_seed, keep=KEPT)
+    return q7.train_module(submission, q7_emnist, splits["train"], splits["test"], grading_seed, keep=KEPT)
 
 
 @pytest.fixture(scope="module")
@@ -72,23 +72,23 @@ def pages():
 @question("7.1.4")
 def test_emnist_model_is_a_cnn_with_47_outputs(trained):
     """build_model() has convolutional layers and 47 outputs (EMNIST Balanced); train() returns a per-epoch history"""
-    _q7.check_is_cnn(trained["layers"], CLASSES)
+    q7.check_is_cnn(trained["layers"], CLASSES)
 
 
 @question("7.1.4")
 def test_emnist_cnn_reaches_the_test_bar(trained, data, show_finding):
     """the trained CNN's test accuracy on EMNIST, computed by the grader, reaches the bar"""
     splits, name = data
-    test = _q7.accuracy(trained["predictions"], splits["test"][1])
+    test = q7.accuracy(trained["predictions"], splits["test"][1])
     show_finding(f"CNN: test accuracy {test:.1%} on {name} ({len(splits['train'][1])} training images, bar {TEST_BAR:.0%})")
-    _q7.check_bar(test, TEST_BAR, "the test accuracy", name,
+    q7.check_bar(test, TEST_BAR, "the test accuracy", name,
                   "Labels follow emnist-balanced-mapping.txt; the images are stored transposed, white ink on black.", trained)
 
 
 @question("7.1.4")
 def test_predict_runs_the_trained_model_in_eval_mode(trained, show_finding):
     """predict() runs the trained model in eval mode, repeatably, on inputs prepared as train() prepares them"""
-    _q7.check_predict_procedure({"": trained}, show_finding)
+    q7.check_predict_procedure({"": trained}, show_finding)
 
 
 def _as_float(bw):
@@ -98,7 +98,7 @@ def _as_float(bw):
 def _check_page(name, submission, q7_emnist, trained, pages, show_finding):
     __tracebackhide__ = True
     truth, boxes, order, bw = pages[name]
-    read = submission.run(_torch_probes.read_with_kept, q7_emnist, KEPT, BuiltInWorker(_as_float, bw), boxes,
+    read = submission.run(torch_probes.read_with_kept, q7_emnist, KEPT, BuiltInWorker(_as_float, bw), boxes,
                           what="q7_emnist.read_boxes")
     assert isinstance(read, str) and len(read) == len(boxes), \
         f"read_boxes({name}) returned {type(read).__name__} of length {len(read) if hasattr(read, '__len__') else '?'}; " \
@@ -139,4 +139,4 @@ def test_read_boxes_04_deep(submission, q7_emnist, trained, pages, show_finding)
 @question("7.1.4")
 def test_plot_history_draws_the_training_curves(q7_emnist, trained, out_dir, show_figure):
     """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
-    _q7.show_curves(q7_emnist, trained, out_dir, show_figure, "Q7.1.4 training loss and accuracy (CNN, EMNIST)")
+    q7.show_curves(q7_emnist, trained, out_dir, show_figure, "Q7.1.4 training loss and accuracy (CNN, EMNIST)")

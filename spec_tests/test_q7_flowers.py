@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from spec_tests import _q7, _torch_probes
+from spec_tests import q7, torch_probes
 
 question = pytest.mark.question
 CLASSES = 17
@@ -28,7 +28,7 @@ SCRATCH_BAR = 0.54
 
 @pytest.fixture(scope="module", autouse=True)
 def _torch_here():
-    _q7.skip_without_torch()
+    q7.skip_without_torch()
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +39,15 @@ def q7_flowers(submission):
 @pytest.fixture(scope="module")
 def staged(submission):
     """(training folder, test paths, test labels) where the submission can read them."""
-    folder = _q7.flowers_folder()
+    folder = q7.flowers_folder()
     submission.workdir.mkdir(parents=True, exist_ok=True)
-    return _q7.stage_flowers(folder, submission.workdir)
+    return q7.stage_flowers(folder, submission.workdir)
 
 
 @pytest.fixture(scope="module")
 def weights(submission, staged):
     """The ImageNet weights, copied beside the staged data (the sandbox sees nothing else)."""
-    found = _q7.squeezenet_weights()
+    found = q7.squeezenet_weights()
     if found is None:
         pytest.skip("no squeezenet1_1 ImageNet weights here (set HW5_SQUEEZENET_WEIGHTS to a state_dict file): "
                     "the pretrained comparison needs them")
@@ -58,7 +58,7 @@ def weights(submission, staged):
 def finetuned(submission, q7_flowers, staged, weights, grading_seed):
     folder, paths, _ = staged
     submission.seed(grading_seed)
-    return submission.run(_torch_probes.finetune_and_predict, q7_flowers, folder, paths, CLASSES, weights,
+    return submission.run(torch_probes.finetune_and_predict, q7_flowers, folder, paths, CLASSES, weights,
                           what="q7_flowers.build_finetune/train/predict")
 
 
@@ -66,7 +66,7 @@ def finetuned(submission, q7_flowers, staged, weights, grading_seed):
 def scratch(submission, q7_flowers, staged, grading_seed):
     folder, paths, _ = staged
     submission.seed(grading_seed)
-    return submission.run(_torch_probes.scratch_and_predict, q7_flowers, folder, paths, CLASSES,
+    return submission.run(torch_probes.scratch_and_predict, q7_flowers, folder, paths, CLASSES,
                           what="q7_flowers.build_scratch/train/predict")
 
 
@@ -74,7 +74,7 @@ def scratch(submission, q7_flowers, staged, grading_seed):
 def test_only_squeezenets_new_classifier_trains(finetuned):
     """build_finetune() is torchvision's SqueezeNet with a 17-way classifier; training leaves the features untouched"""
     assert finetuned["is_squeezenet"], "build_finetune must return torchvision.models.squeezenet1_1 (a SqueezeNet)"
-    _q7.check_is_cnn(finetuned["layers"], CLASSES)
+    q7.check_is_cnn(finetuned["layers"], CLASSES)
     # The handout asks for the classifier alone to be fine-tuned: the features must come out of training
     # unchanged, however that is done (requires_grad False, or an optimizer given the classifier only).
     assert not finetuned["features_changed"], \
@@ -90,26 +90,26 @@ def test_scratch_network_is_3_conv_then_2_fc(scratch):
     shape = [name for name, _ in layers]
     assert shape == ["Conv2d"] * 3 + ["Linear"] * 2, \
         f"build_scratch's layers are {' -> '.join(shape)}; the handout asks for 3 conv layers followed by 2 fc layers"
-    _q7.check_is_cnn(scratch["layers"], CLASSES)
+    q7.check_is_cnn(scratch["layers"], CLASSES)
 
 
 @question("7.2.1")
 def test_finetuned_squeezenet_reaches_the_test_bar(finetuned, staged, show_finding):
     """the fine-tuned SqueezeNet's test accuracy, computed by the grader, reaches the bar"""
-    test = _q7.accuracy(finetuned["predictions"], staged[2])
+    test = q7.accuracy(finetuned["predictions"], staged[2])
     show_finding(f"SqueezeNet 1.1, classifier fine-tuned: test accuracy {test:.1%} "
                  f"({finetuned['trainable']:,} trained parameters; bar {FINETUNE_BAR:.0%})")
-    _q7.check_bar(test, FINETUNE_BAR, "the fine-tuned SqueezeNet's test accuracy", "flowers17 (split 1)",
+    q7.check_bar(test, FINETUNE_BAR, "the fine-tuned SqueezeNet's test accuracy", "flowers17 (split 1)",
                   "Normalise with ImageNet's mean and std, as the weights were trained.", finetuned)
 
 
 @question("7.2.1")
 def test_scratch_network_reaches_the_test_bar(scratch, staged, show_finding):
     """the network trained from scratch reaches the bar on the test images"""
-    test = _q7.accuracy(scratch["predictions"], staged[2])
+    test = q7.accuracy(scratch["predictions"], staged[2])
     show_finding(f"3 conv + 2 fc from scratch: test accuracy {test:.1%} "
                  f"({scratch['trainable']:,} trained parameters; bar {SCRATCH_BAR:.0%})")
-    _q7.check_bar(test, SCRATCH_BAR, "the scratch network's test accuracy", "flowers17 (split 1)",
+    q7.check_bar(test, SCRATCH_BAR, "the scratch network's test accuracy", "flowers17 (split 1)",
                   "680 images are few: augmentation (flips) and dropout help.", scratch)
 
 
@@ -121,13 +121,13 @@ def test_predict_runs_the_trained_model_in_eval_mode(request, scratch, show_find
         judged["the fine-tuned SqueezeNet"] = request.getfixturevalue("finetuned")
     except (pytest.skip.Exception, pytest.fail.Exception, Exception):  # noqa: BLE001
         del judged["the fine-tuned SqueezeNet"]
-    _q7.check_predict_procedure(judged, show_finding)
+    q7.check_predict_procedure(judged, show_finding)
 
 
 @question("7.2.1")
 def test_fine_tuning_beats_training_from_scratch(finetuned, scratch, staged, show_finding):
     """the comparison: the fine-tuned SqueezeNet is more accurate than the network trained from scratch"""
-    tuned, own = (_q7.accuracy(r["predictions"], staged[2]) for r in (finetuned, scratch))
+    tuned, own = (q7.accuracy(r["predictions"], staged[2]) for r in (finetuned, scratch))
     show_finding(f"comparison: SqueezeNet 1.1 fine-tuned {tuned:.1%} ({finetuned['trainable']:,} trained parameters) vs "
                  f"3 conv + 2 fc from scratch {own:.1%} ({scratch['trainable']:,})")
     assert tuned > own, f"the fine-tuned SqueezeNet ({tuned:.1%}) should beat the scratch network ({own:.1%}): " \

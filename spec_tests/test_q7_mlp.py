@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_softmax, softmax
 
-from spec_tests import _q7, _torch_probes
+from spec_tests import protocol, q7, torch_probes
 
 question = pytest.mark.question
 SHAPES = [(64, 1024), (36, 64)]       # torch's Linear weight is (out, in)
@@ -25,7 +25,7 @@ LOSS_FALL = 0.5    # last epoch's loss / first's: the reference's is 0.178 (sd 0
 
 @pytest.fixture(scope="module", autouse=True)
 def _torch_here():
-    _q7.skip_without_torch()
+    q7.skip_without_torch()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def q7_mlp(submission):
 def trained(submission, q7_mlp, nist36, grading_seed):
     """The submission's model trained by its own train() on the grader's NIST36 training split."""
     (x, y), (vx, vy) = nist36.splits["train"], nist36.splits["valid"]
-    result = _q7.train_module(submission, q7_mlp, (x, y.argmax(axis=1)), (vx, vy.argmax(axis=1)), grading_seed)
+    result = q7.train_module(submission, q7_mlp, (x, y.argmax(axis=1)), (vx, vy.argmax(axis=1)), grading_seed)
     return result, vy.argmax(axis=1), nist36
 
 
@@ -45,7 +45,7 @@ def trained(submission, q7_mlp, nist36, grading_seed):
 def test_mlp_is_the_q3_network(submission, q7_mlp, nist36, rng):
     """build_model() is Linear(1024, 64), sigmoid, Linear(64, 36): its output, recomputed from its weights, matches"""
     x = nist36.splits["valid"][0][rng.choice(len(nist36.splits["valid"][0]), 16, replace=False)]
-    probe = submission.run(_torch_probes.mlp_on, q7_mlp, x, what="q7_mlp.build_model")
+    probe = submission.run(torch_probes.mlp_on, q7_mlp, x, what="q7_mlp.build_model")
     shapes = [np.shape(w) for w, _ in probe["weights"]]
     assert shapes == SHAPES, f"the model's Linear layers have weights {shapes}; Q3's network is 1024 -> 64 -> 36, i.e. {SHAPES}"
     (w1, b1), (w2, b2) = probe["weights"]
@@ -63,20 +63,20 @@ def test_mlp_is_the_q3_network(submission, q7_mlp, nist36, rng):
 def test_training_lowers_the_loss(trained):
     """train() returns one loss and one training accuracy per epoch, and the loss falls"""
     result, _, _ = trained
-    _q7.check_history(result["history"])
-    _q7.check_learns(result["history"], LOSS_FALL)
+    q7.check_history(result["history"])
+    q7.check_learns(result["history"], LOSS_FALL)
 
 
 @question("7.1.1")
 def test_mlp_reaches_the_validation_bar(trained, show_finding, record_property):
     """the trained network's validation accuracy, computed by the grader, reaches the bar"""
     result, labels, data = trained
-    record_property("data", data.description)
-    valid = _q7.accuracy(result["predictions"], labels)
+    record_property(protocol.DATA_PROPERTY, data.description)
+    valid = q7.accuracy(result["predictions"], labels)
     training = result["history"].get("accuracy") or [float("nan")]
     show_finding(f"MLP: validation accuracy {valid:.1%} on {data.name} (bar {VALID_BAR:.0%}); "
                  f"training accuracy {training[-1]:.1%}")
-    _q7.check_bar(valid, VALID_BAR, "the validation accuracy", data.name,
+    q7.check_bar(valid, VALID_BAR, "the validation accuracy", data.name,
                   "Q3's network reaches about 72% there; compare the learning rate and the number of epochs with Q3's.",
                   result)
 
@@ -84,10 +84,10 @@ def test_mlp_reaches_the_validation_bar(trained, show_finding, record_property):
 @question("7.1.1")
 def test_predict_runs_the_trained_model_in_eval_mode(trained, show_finding):
     """predict() runs the trained model in eval mode, repeatably, on inputs prepared as train() prepares them"""
-    _q7.check_predict_procedure({"": trained[0]}, show_finding)
+    q7.check_predict_procedure({"": trained[0]}, show_finding)
 
 
 @question("7.1.1")
 def test_plot_history_draws_the_training_curves(q7_mlp, trained, out_dir, show_figure):
     """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
-    _q7.show_curves(q7_mlp, trained[0], out_dir, show_figure, "Q7.1.1 training loss and accuracy (MLP, NIST36)")
+    q7.show_curves(q7_mlp, trained[0], out_dir, show_figure, "Q7.1.1 training loss and accuracy (MLP, NIST36)")

@@ -6,7 +6,7 @@ computed here from the submission's predictions.
 """
 import pytest
 
-from spec_tests import _q7
+from spec_tests import q7
 
 question = pytest.mark.question
 # Reference over 10 seeds on mnist-lite (benchmarks/q7_threshold.py): test accuracy mean 0.9786, sd
@@ -16,7 +16,7 @@ TEST_BAR = 0.97
 
 @pytest.fixture(scope="module", autouse=True)
 def _torch_here():
-    _q7.skip_without_torch()
+    q7.skip_without_torch()
 
 
 @pytest.fixture(scope="module")
@@ -36,26 +36,26 @@ def data():
 @pytest.fixture(scope="module")
 def trained(submission, q7_mnist, data, grading_seed):
     splits, _ = data
-    return _q7.train_module(submission, q7_mnist, splits["train"], splits["test"], grading_seed)
+    return q7.train_module(submission, q7_mnist, splits["train"], splits["test"], grading_seed)
 
 
 @question("7.1.2")
 def test_mnist_cnn_reaches_the_test_bar(trained, data, show_finding):
     """build_model() is a CNN with 10 outputs, train() learns, and the held-out accuracy reaches the bar"""
     splits, name = data
-    _q7.check_is_cnn(trained["layers"], 10)
-    test = _q7.accuracy(trained["predictions"], splits["test"][1])
+    q7.check_is_cnn(trained["layers"], 10)
+    test = q7.accuracy(trained["predictions"], splits["test"][1])
     show_finding(f"CNN: test accuracy {test:.1%} on {name} ({len(splits['train'][1])} training images)")
-    _q7.check_bar(test, TEST_BAR, "the test accuracy", name, "A small CNN reaches about 98% there.", trained)
+    q7.check_bar(test, TEST_BAR, "the test accuracy", name, "A small CNN reaches about 98% there.", trained)
 
 
 @question("7.1.2")
 def test_predict_runs_the_trained_model_in_eval_mode(trained, show_finding):
     """predict() runs the trained model in eval mode, repeatably, on inputs prepared as train() prepares them"""
-    _q7.check_predict_procedure({"": trained}, show_finding)
+    q7.check_predict_procedure({"": trained}, show_finding)
 
 
 @question("7.1.2")
 def test_plot_history_draws_the_training_curves(q7_mnist, trained, out_dir, show_figure):
     """plot_history(history, path) writes the training loss and accuracy curves as a PNG"""
-    _q7.show_curves(q7_mnist, trained, out_dir, show_figure, "Q7.1.2 training loss and accuracy (CNN, MNIST)")
+    q7.show_curves(q7_mnist, trained, out_dir, show_figure, "Q7.1.2 training loss and accuracy (CNN, MNIST)")

@@ -1,4 +1,4 @@
-"""spec_tests/_compat.py: removed numpy, SciPy and scikit-image APIs run as their exact replacements
+"""spec_tests/compat.py: removed numpy, SciPy and scikit-image APIs run as their exact replacements
 for the submission's code only, each noted once; one without an exact replacement fails saying how
 to fix it. Each case runs in a fresh interpreter, as the layer patches numpy for the process."""
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograde import PROJECT_DIR
-from spec_tests import _compat
+from spec_tests import compat
 
 SUBMISSION = '''
 import numpy as np
@@ -43,9 +43,9 @@ def run(page):
 CHILD = '''
 import json, sys
 sys.path.insert(0, {project!r})
-from spec_tests import _compat
+from spec_tests import compat
 if {install}:
-    _compat.install({folder!r})
+    compat.install({folder!r})
 sys.path.insert(0, {folder!r})
 import numpy as np
 page = np.random.default_rng(0).uniform(0, 1, (24, 24, 3))
@@ -56,12 +56,12 @@ try:
 except Exception as exc:
     found = {{"error": f"{{type(exc).__name__}}: {{exc}}"}}
 found["library_sees"] = [hasattr(np, name) for name in {names!r}]
-found["notes"] = _compat.take_notes()
+found["notes"] = compat.take_notes()
 print(json.dumps(found))
 '''
 
 
-def _graded(tmp_path, install=True, names=tuple(_compat.NUMPY)):
+def _graded(tmp_path, install=True, names=tuple(compat.NUMPY)):
     folder = tmp_path / "sub"
     folder.mkdir(exist_ok=True)
     (folder / "submission.py").write_text(textwrap.dedent(SUBMISSION))
@@ -73,7 +73,7 @@ def _graded(tmp_path, install=True, names=tuple(_compat.NUMPY)):
 
 def test_removed_apis_run_as_their_exact_replacements_each_noted_once(tmp_path):
     found = _graded(tmp_path)
-    assert found["aliases"] == [value.__name__ if callable(value) else repr(value) for value, _, _ in _compat.NUMPY.values()]
+    assert found["aliases"] == [value.__name__ if callable(value) else repr(value) for value, _, _ in compat.NUMPY.values()]
     assert found["gaussian"] == [24, 24, 3] and found["gaussian_gray"] == [24, 24]
     import skimage.measure
     import skimage.morphology
@@ -99,7 +99,7 @@ def test_libraries_see_numpy_as_it_is_and_the_layer_can_be_left_out(tmp_path):
     """A library's own hasattr(np, 'float') is unchanged (only the submission's files get removed
     names), and without the layer the submission's first removed API fails."""
     found = _graded(tmp_path)
-    assert found["library_sees"] == [hasattr(np, name) for name in _compat.NUMPY]
+    assert found["library_sees"] == [hasattr(np, name) for name in compat.NUMPY]
     off = _graded(tmp_path, install=False)
     assert off["error"].startswith("ImportError: cannot import name 'compare_psnr'") and off["notes"] == []
 
@@ -116,11 +116,11 @@ def test_footprints_deprecated_in_scikit_image_survive_their_removal(tmp_path):
     folder.mkdir()
     (folder / "submission.py").write_text("import skimage.morphology as m\n"
                                           "def run():\n    return [m.square(3).tolist(), m.rectangle(2, 3).shape, m.cube(2).shape]\n")
-    code = (f"import sys, json\nsys.path.insert(0, {str(PROJECT_DIR)!r})\nfrom spec_tests import _compat\n"
-            f"_compat.install({str(folder)!r})\nimport skimage.morphology as m\n"
+    code = (f"import sys, json\nsys.path.insert(0, {str(PROJECT_DIR)!r})\nfrom spec_tests import compat\n"
+            f"compat.install({str(folder)!r})\nimport skimage.morphology as m\n"
             "for name in ('square', 'rectangle', 'cube'):\n    delattr(m, name)\n"
             f"sys.path.insert(0, {str(folder)!r})\nimport submission\n"
-            "print(json.dumps([submission.run(), _compat.take_notes()]))\n")
+            "print(json.dumps([submission.run(), compat.take_notes()]))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     (square, rectangle, cube), notes = json.loads(proc.stdout)

@@ -13,9 +13,9 @@ import pytest
 
 from autograde import PROJECT_DIR
 from autograde.cli import main
-from spec_tests._q7 import squeezenet_weights
-from tests.conftest import known_wrong
-from tests.test_cli import SCHEMA
+from spec_tests.q7 import squeezenet_weights
+from tests.support import corpus
+from tests.support.schema import GRADESCOPE_SCHEMA as SCHEMA
 
 
 def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_path):
@@ -28,7 +28,7 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
     with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
         names = set(archive.namelist())
         assert {"setup.sh", "run_autograder", "rubric.toml", "suite/pyproject.toml", "suite/autograde/cli.py",
-                "suite/solution/nn.py", "suite/fixtures/q4/ground_truth_boxes.json",
+                "suite/solution/nn.py", "suite/sandbox/worker.py", "suite/spec_tests/oracles/q4_ground_truth_boxes.json",
                 "data/shared/images/ground_truth.json"} <= names
         assert not any("__pycache__" in n or n.startswith("suite/fixtures/submissions") for n in names)
         assert all(archive.getinfo(n).external_attr >> 16 & 0o111 for n in ("setup.sh", "run_autograder"))
@@ -36,7 +36,7 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
         assert "apt-get install -y -qq bubblewrap" in archive.read("setup.sh").decode()
     assert "--report \"$ROOT/results/report.md\" --leaderboard ${HW5_AUTOGRADE_ARGS:-}" in (root / "source" / "run_autograder").read_text()
     assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
-    known_wrong.build("q5_loss_mean", root / "submission")
+    corpus.build("q5_loss_mean", root / "submission")
 
     # The suite as bundled (PYTHONPATH puts its copy first), in an environment without this
     # machine's data settings: only what the zip holds.
@@ -82,7 +82,7 @@ def test_with_torch_the_zip_installs_torch_and_carries_q7s_data(tmp_path):
     assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
     (root / "submission").mkdir()
     for module in ("q7_mnist", "q7_cnn", "q7_train"):
-        shutil.copyfile(known_wrong.REFERENCE_DIR / f"{module}.py", root / "submission" / f"{module}.py")
+        shutil.copyfile(corpus.REFERENCE_DIR / f"{module}.py", root / "submission" / f"{module}.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HW5_")}
     env.update(AUTOGRADER_ROOT=str(root), AUTOGRADE=f"{sys.executable} -m autograde",
                PYTHONPATH=str(root / "source" / "suite"), HW5_AUTOGRADE_ARGS="-q 7.1.2")

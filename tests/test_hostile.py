@@ -23,21 +23,22 @@ from rich.console import Console
 
 from autograde import PROJECT_DIR
 from autograde.grading import grade
-from autograde.report import print_table, write_report
-from spec_tests import _sandbox
-from tests.conftest import known_wrong
-from tests.processes import living_descendants, set_subreaper
+from autograde.reports import print_table, write_report
+from sandbox import launch
+from spec_tests import protocol
+from tests.support import corpus
+from tests.support.processes import living_descendants, set_subreaper
+from tests.support.schema import GRADESCOPE_SCHEMA as SCHEMA
 
-HOSTILE = known_wrong.HOSTILE_DIR
-SCHEMA = json.loads((PROJECT_DIR / "autograde" / "gradescope_results.schema.json").read_text())
+HOSTILE = corpus.HOSTILE_DIR
 LISTEN_PORT = 47215             # the port opens_network_sockets tries on 127.0.0.1
 PWNED = Path("/tmp/hw5-hostile-pwned")  # what malicious_pickle_answer's payload would create here
 CANARY = HOSTILE / "CANARY"
 GUARDED = sorted([*(PROJECT_DIR / "spec_tests").glob("*.py"), *(PROJECT_DIR / "autograde").glob("*.toml"),
                   *(PROJECT_DIR / "solution").glob("*.py"), CANARY])
 
-pytestmark = pytest.mark.skipif(_sandbox.bwrap_problem() is not None,
-                                reason=f"the hostile corpus runs only inside bubblewrap: {_sandbox.bwrap_problem()}")
+pytestmark = pytest.mark.skipif(launch.bwrap_problem() is not None,
+                                reason=f"the hostile corpus runs only inside bubblewrap: {launch.bwrap_problem()}")
 
 
 def _outside_code_fences(markdown):
@@ -87,8 +88,8 @@ def guarded(tmp_path_factory):
     thread.start()
     # Set only now, and undone whatever happens: the environment outlives this module (other tests
     # of the same process would grade with a 1 GB worker, too small for torch).
-    patch.setenv(_sandbox.SANDBOX_VARIABLE, "bwrap")
-    patch.setenv(_sandbox.MEMORY_VARIABLE, "1024")   # the memory bomb hits its cap in a second
+    patch.setenv(protocol.SANDBOX_VARIABLE, "bwrap")
+    patch.setenv(protocol.MEMORY_VARIABLE, "1024")   # the memory bomb hits its cap in a second
     PWNED.unlink(missing_ok=True)
     try:
         yield
@@ -106,10 +107,10 @@ def guarded(tmp_path_factory):
     assert not left, f"processes outlived the grading: {left}"
 
 
-@pytest.mark.parametrize("name", known_wrong.names(HOSTILE))
+@pytest.mark.parametrize("name", corpus.names(HOSTILE))
 def test_hostile_submission_gets_exactly_the_score_its_code_earns(name, guarded, rubric, tmp_path):
-    spec = known_wrong.expected(name, HOSTILE)
-    submission = known_wrong.build(name, tmp_path / name, HOSTILE)
+    spec = corpus.expected(name, HOSTILE)
+    submission = corpus.build(name, tmp_path / name, HOSTILE)
     results = grade(submission, rubric, only=set(spec["questions"]), timeout=spec.get("timeout"))
 
     # Every view of the results is written, and is valid.
@@ -137,15 +138,15 @@ def test_hostile_submission_gets_exactly_the_score_its_code_earns(name, guarded,
 
 
 def test_the_corpus_covers_at_least_twenty_attacks():
-    assert len(known_wrong.names(HOSTILE)) >= 20
+    assert len(corpus.names(HOSTILE)) >= 20
 
 
 def test_the_sandbox_is_what_stops_the_reference_reader(rubric, tmp_path, monkeypatch):
     """Shows the corpus's sandbox checks can fail: graded as a plain process (HW5_SANDBOX=none),
     the submission that copies the reference solution from disk gets every point of Q2.5.1, and
     the report says loudly that it ran unsandboxed. (Only this read-only attack is run that way.)"""
-    monkeypatch.setenv(_sandbox.SANDBOX_VARIABLE, "none")
-    submission = known_wrong.build("reads_the_reference_and_expected_scores", tmp_path / "sub", HOSTILE)
+    monkeypatch.setenv(protocol.SANDBOX_VARIABLE, "none")
+    submission = corpus.build("reads_the_reference_and_expected_scores", tmp_path / "sub", HOSTILE)
     results = grade(submission, rubric, only={"2.5.1"})
     assert results.sandbox == "none" and results.notices[0].startswith("NOT SANDBOXED (HW5_SANDBOX=none)")
     assert [r.score for r in results.questions if r.score is not None] == [5.0]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from autograde import REFERENCE_DIR
-from spec_tests._pages import BOXES_FILE, PAGES, images_dir, load_page, match_boxes, variant
+from spec_tests.pages import BOXES_FILE, PAGES, images_dir, load_page, match_boxes, variant
 
 needs_images = pytest.mark.skipif(not (images_dir() / "ground_truth.json").is_file(),
                                   reason=f"the handout images are not in {images_dir()} (set HW5_SHARED_DATA)")

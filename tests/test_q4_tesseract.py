@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.q4_tesseract import reference_scores, tesseract_lines, tesseract_scores
-from spec_tests._pages import images_dir
+from spec_tests.pages import images_dir
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract is not installed (apt-get install tesseract-ocr)"),

@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 from autograde import PROJECT_DIR
-from autograde.run import PNG_MAGIC, _outcomes, _test_reports, read_report_log
+from autograde.figures import PNG_MAGIC
+from autograde.report_log import read_report_log
 
 
 def _report(nodeid, when, outcome, message=None):
@@ -71,7 +72,7 @@ def test_only_well_formed_figures_in_the_figures_folder_are_read_back(tmp_path):
     report = json.loads(_report("f.py::test_a", "call", "passed"))
     report["user_properties"] += listed
     (tmp_path / "log.jsonl").write_text(json.dumps(report) + "\n")
-    outcome = _outcomes(_test_reports(tmp_path / "log.jsonl"), figures_dir=figures)["test_a"]
+    outcome = read_report_log(tmp_path / "log.jsonl", figures_dir=figures)["test_a"]
     assert [f.caption for f in outcome.figures] == ["caption 1"]
     assert outcome.figures[0].png == _png()
     assert outcome.findings == ("x" * 300,)
@@ -91,14 +92,15 @@ def test_a_rubric_group_runs_in_one_child_and_a_timeout_names_the_group(rubric):
     """Questions of one group (Q1's six theory checks) report from one child; cut short, the reason
     says which questions shared the time limit."""
     from autograde import REFERENCE_DIR
-    from autograde.run import run_question
+    from autograde.child import run_question
+    from sandbox.processes import Supervisor
 
     theory = tuple(q for q in rubric.questions if q.group == "theory")
     assert [q.id for q in theory] == ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6"]
-    run = run_question(REFERENCE_DIR, theory)
+    run = run_question(Supervisor(), REFERENCE_DIR, theory)
     assert run.questions == tuple(q.id for q in theory) and not run.timed_out
     assert set(run.outcomes) == {t for q in theory for t in q.evidence} and all(o.passed for o in run.outcomes.values())
-    cut = run_question(REFERENCE_DIR, theory, timeout=0.2)
+    cut = run_question(Supervisor(), REFERENCE_DIR, theory, timeout=0.2)
     assert cut.timed_out and cut.ended_early_reason(0.2) == \
         "did not finish: the time limit of 0.2 s that Q1.1, Q1.2, Q1.3, Q1.4, Q1.5, Q1.6 share (one process) was reached"
 
@@ -109,7 +111,7 @@ def test_stray_children_are_killed_and_reaped():
     script = """
 import os, time
 from pathlib import Path
-from autograde.run import end_stray_children
+from sandbox.processes import end_stray_children
 running = os.posix_spawn("/bin/sleep", ["sleep", "60"], os.environ)
 zombie = os.posix_spawn("/bin/true", ["true"], os.environ)
 while Path(f"/proc/{zombie}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
@@ -124,8 +126,8 @@ print([Path(f"/proc/{pid}").exists() for pid in (running, zombie)])
 def test_an_error_that_ends_several_checks_is_shown_once_per_question(rubric):
     """One crash, one message: the terminal and report.md show it once, the other checks it ended
     say so; results.json keeps every check's own message."""
-    from autograde.grading import score_question
-    from autograde.run import QuestionRun, TestOutcome
+    from autograde.outcomes import QuestionRun, TestOutcome
+    from autograde.scoring import score_question
 
     question = rubric["4.2"]
     crash = "TypeError: gaussian() got an unexpected keyword argument 'sigmas' (raised at q4.py:9)"

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from autograde import REFERENCE_DIR, starter
-from spec_tests._submission import CONTRACT
+from spec_tests.contract import CONTRACT
 
 WRITTEN = [name for name in CONTRACT if name not in starter.GIVEN]   # util.py is the handout's, copied whole
 QUESTION = re.compile(r"Q\d+(\.\d+)+\b")
@@ -122,9 +122,9 @@ def test_a_default_that_names_a_reference_constant_is_written_out_or_refused():
     defines stays a name; anything else the kit would lack stops the generator."""
     function = ast.parse("def f(a=GIVEN_SIDE, b=SETTING, c=helper, d=BEST_LEARNING_RATE): pass").body[0]
     constants = {"GIVEN_SIDE": ast.Constant(32)}
-    written = [ast.unparse(starter._default("m", function, d, constants, {"SETTING", "helper"}))
+    written = [ast.unparse(starter.stub_default("m", function, d, constants, {"SETTING", "helper"}))
                for d in function.args.defaults]
     assert written == ["32", "SETTING", "helper", "None"]
     tuned = ast.parse("def f(a=TUNED_TABLE): pass").body[0]
     with pytest.raises(ValueError, match="TUNED_TABLE"):
-        starter._default("m", tuned, tuned.args.defaults[0], {"TUNED_TABLE": ast.parse("dict(a=1)").body[0].value}, set())
+        starter.stub_default("m", tuned, tuned.args.defaults[0], {"TUNED_TABLE": ast.parse("dict(a=1)").body[0].value}, set())

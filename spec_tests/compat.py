@@ -1,7 +1,7 @@
 """Removed library APIs, run as their replacements: the grading environment's newer numpy, SciPy and
 scikit-image should not cost a student points that the handout's era of these libraries gave.
 
-Installed in the submission's worker (spec_tests/_worker.py) before any of its modules load, unless
+Installed in the submission's worker (sandbox/worker.py) before any of its modules load, unless
 HW5_COMPAT=0 (`autograde --no-compat`, the rubric's `compat = false`). Each API that was removed
 since 2018 and has an exact replacement runs as that replacement, and is noted once per grading
 ("uses `np.float`, removed in NumPy 1.24: graded as `float`; change it"); the notes reach every

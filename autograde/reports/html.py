@@ -1,7 +1,7 @@
 """One self-contained HTML page per graded submission, for a TA: scores, reasons, figures inline.
 
 Everything the submission influenced (messages, findings, captions) is escaped, figures are
-embedded as data: URIs of PNGs the grader already validated (autograde/run.py), and a
+embedded as data: URIs of PNGs the grader already validated (autograde/figures.py), and a
 Content-Security-Policy forbids scripts and any network fetch, so the page is safe to open even
 when a submission tried to smuggle markup into it.
 """
@@ -9,7 +9,7 @@ import base64
 import html
 import re
 
-from autograde.report import usage_rows
+from autograde.reports.common import points, usage_rows
 from autograde.results import versions_line
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -39,10 +39,6 @@ def _e(text):
     return html.escape(str(text), quote=True)
 
 
-def _points(value):
-    return "—" if value is None else f"{value:g}"
-
-
 def html_report(results, title="HW5 grading report"):
     """The whole page as a string (UTF-8 HTML5 with everything inline)."""
     out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -60,7 +56,7 @@ def html_report(results, title="HW5 grading report"):
     out.append("<h2>Scores</h2><table><tr><th>Q</th><th>title</th><th>points</th><th>max</th><th>reason</th></tr>")
     for r in results.questions:
         out.append(f"<tr class='{_e(r.status)}'><td><a href='#q{_e(r.question.id)}'>{_e(r.question.id)}</a></td>"
-                   f"<td>{_e(r.question.title)}</td><td class='num pts'>{_points(r.score)}</td>"
+                   f"<td>{_e(r.question.title)}</td><td class='num pts'>{points(r.score)}</td>"
                    f"<td class='num'>{r.max_score:g}</td><td>{_e(r.reason)}</td></tr>")
     out.append("</table>")
 
@@ -77,7 +73,7 @@ def html_report(results, title="HW5 grading report"):
         if not (r.outcomes or r.findings or r.figures):
             continue
         out.append(f"<h3 id='q{_e(r.question.id)}'>Q{_e(r.question.id)} {_e(r.question.title)} · "
-                   f"{_points(r.score)} / {r.max_score:g}</h3>")
+                   f"{points(r.score)} / {r.max_score:g}</h3>")
         if r.has_notes:  # failures, failed evidence and advice, each with its reason
             out.append(f"<pre>{_e(r.details())}</pre>")
         out += _findings(r.findings)

@@ -1,7 +1,7 @@
 """The reference solution's half of the Q4.4 checks, computed in a separate Python process.
 
 The reference's modules have the submission's names (nn, run_q3, q4, run_q4), so they never share
-a process with it. `python -m spec_tests._reference IN OUT` is that process: IN is an .npz file the
+a process with it. `python -m spec_tests.reference IN OUT` is that process: IN is an .npz file the
 test writes, OUT a folder it fills. It uses the same NIST36 data as the tests (real where
 $HW5_DATA_DIR names it, else nist36-lite).
 """
@@ -19,8 +19,8 @@ import numpy as np
 
 from hw5data import nist36_lite
 from hw5data.paths import cache_dir, nist36_dir
+from spec_tests.oracles import reference_dir
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "solution"
 EPOCHS = 30
 
 
@@ -54,7 +54,7 @@ def reference_reading(seed, pages=None, found=None, params=None, timeout=300, ne
             arrays[f"boxes:{name}"] = np.asarray(boxes).reshape(-1, 4).astype(np.int64)
         np.savez(tmp / "in.npz", seed=seed, network=network, **arrays)
         try:
-            done = subprocess.run([sys.executable, "-m", "spec_tests._reference", str(tmp / "in.npz"), str(tmp)],
+            done = subprocess.run([sys.executable, "-m", "spec_tests.reference", str(tmp / "in.npz"), str(tmp)],
                                   capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).resolve().parents[1])
         except subprocess.TimeoutExpired as exc:
             raise RuntimeError(f"the reference solution's worker took over {timeout} s (a grader problem)") from exc
@@ -84,7 +84,7 @@ def _cache_path(seed, pages, network):
     data (and numpy), so grading many submissions computes it once (about 9 s of Q4.4's work)."""
     digest = hashlib.sha256(repr((seed, bool(network), np.__version__, nist36_dir() and str(nist36_dir()),
                                   nist36_lite.VERSION)).encode())
-    for path in sorted(REFERENCE_DIR.glob("*.py")):
+    for path in sorted(reference_dir().glob("*.py")):
         digest.update(path.read_bytes())
     for name in sorted(pages):
         digest.update(name.encode() + np.ascontiguousarray(pages[name]).tobytes())
@@ -92,7 +92,7 @@ def _cache_path(seed, pages, network):
 
 
 def _work(in_path, out_dir):
-    sys.path.insert(0, str(REFERENCE_DIR))
+    sys.path.insert(0, str(reference_dir()))
     import run_q3
     import run_q4
     from q4 import findLetters

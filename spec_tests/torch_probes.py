@@ -35,7 +35,7 @@ _KEPT = {}   # models kept in the worker between probes: {key: model}
 def _kept():
     """_KEPT of this module as the worker imports it: the probes arrive by value (cloudpickle), each
     request with fresh globals, so only an imported module outlives a request."""
-    return importlib.import_module("spec_tests._torch_probes")._KEPT
+    return importlib.import_module("spec_tests.torch_probes")._KEPT
 
 
 def _model_of(build, name):

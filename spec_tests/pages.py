@@ -1,11 +1,10 @@
 """The four handout pages with their ground-truth boxes, harder variants of them, box matching,
 and the text metrics of Q4.
 
-Ground truth: fixtures/q4/ground_truth_boxes.json (boxes checked by eye) and the images and text
+Ground truth: spec_tests/oracles/q4_ground_truth_boxes.json (boxes checked by eye) and the images and text
 in the shared data folder ($HW5_SHARED_DATA/images, default ../shared/data/images).
 """
 import json
-from pathlib import Path
 
 import numpy as np
 import skimage
@@ -17,8 +16,9 @@ from rapidfuzz.distance import Levenshtein
 from scipy.optimize import linear_sum_assignment
 
 from hw5data.paths import shared_data_dir
+from spec_tests.oracles import Q4_BOXES
 
-BOXES_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "q4" / "ground_truth_boxes.json"
+BOXES_FILE = Q4_BOXES
 PAGES = ("01_list.jpg", "02_letters.jpg", "03_haiku.jpg", "04_deep.jpg")
 IOU_MATCH = 0.5
 VARIANT_PIXELS = 5e6    # variants of 04_deep (12 MP) are made from a 5 MP copy: memory, not difficulty

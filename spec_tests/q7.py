@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from hw5data.paths import shared_data_dir
-from spec_tests import _torch_probes
+from spec_tests import torch_probes
 
 WEIGHTS_ENV = "HW5_SQUEEZENET_WEIGHTS"  # a squeezenet1_1 ImageNet state_dict file
 SHARED_WEIGHTS = "squeezenet/squeezenet1_1_imagenet_fp16.pth"
@@ -75,16 +75,16 @@ def train_module(submission, module, train, test, seed, keep=None):
     inputs go in a secret order (OS entropy), so predictions cannot be replayed by position.
     Returns {"layers", "history", "predictions" (in test's own order; made with the model in eval
     mode), "predict_modes", "predict_repeatable", "inputs"} (predict's procedure: see
-    _torch_probes.train_and_predict and check_predict_procedure); keep: a key to keep the trained
-    model under in the worker (for _torch_probes.read_with_kept)."""
+    torch_probes.train_and_predict and check_predict_procedure); keep: a key to keep the trained
+    model under in the worker (for torch_probes.read_with_kept)."""
     submission.seed(seed)
     (x, labels), (test_x, _) = train, test
     order = np.random.default_rng().permutation(len(test_x))
     what = f"{module._name}.build_model/train/predict"
     if keep is None:
-        result = submission.run(_torch_probes.train_and_predict, module, x, labels, test_x[order], what=what)
+        result = submission.run(torch_probes.train_and_predict, module, x, labels, test_x[order], what=what)
     else:
-        result = submission.run(_torch_probes.train_predict_and_keep, module, x, labels, test_x[order], keep, what=what)
+        result = submission.run(torch_probes.train_predict_and_keep, module, x, labels, test_x[order], keep, what=what)
     predictions = np.empty_like(result["predictions"])
     predictions[order] = result["predictions"]
     return {**result, "predictions": predictions}

@@ -1,28 +1,30 @@
-"""The only process that runs a submission's code: ``python -m spec_tests._worker READ_FD WRITE_FD DIR``.
+"""The only process that runs untrusted code: ``python -m sandbox.worker READ_FD WRITE_FD DIR [options]``.
 
-The spec tests (a trusted pytest process) start it inside the sandbox (spec_tests/_sandbox.py) and
-send it requests over a pipe; it imports the submission's modules from DIR, runs what is asked, and
-answers. Requests come from the grader, so they are unpickled with cloudpickle (they may carry the
-grader's own functions, by value). Answers go back with plain pickle and the grader reads them with
-a restricted unpickler (spec_tests/_channel.py): this process is the submission's, so nothing it
+A trusted process starts it inside the sandbox (sandbox/launch.py) and sends it requests over a
+pipe (sandbox/client.py); it imports the untrusted modules from DIR, runs what is asked, and
+answers. Requests come from the trusted side, so they are unpickled with cloudpickle (they may
+carry its own functions, by value). Answers go back with plain pickle and are read with a
+restricted unpickler (sandbox/channel.py): this process runs the untrusted code, so nothing it
 sends is trusted.
+
+Options: --preload MODULE (repeatable) imports a module before DIR joins sys.path, so a file in
+DIR named like it cannot shadow it; --setup MODULE:FUNCTION (repeatable) calls FUNCTION(DIR) before
+any of DIR's modules load (e.g. a compatibility layer).
 
 Requests and answers (tuples):
   ("import", module)                          -> ("ok", None)
   ("describe", module, name)                  -> ("ok", ("callable", None) | ("value", value) | ("missing", None))
   ("call", module, name, args, kwargs, state) -> ("ok", (result, {arg position or name: its new value}))
-  ("run", function, args, kwargs, state)      -> the same, for a grader function sent by value (a probe
+  ("run", function, args, kwargs, state)      -> the same, for a trusted function sent by value (a probe
                                                  that builds a torch model, trains it and measures it here)
   ("seed", seed)                              -> ("ok", None)     np.random.seed for the next calls
-  ("patch", {name: function})                 -> ("ok", None)     replace contract names in the modules
+  ("patch", {name: function})                 -> ("ok", None)     replace names in DIR's loaded modules
   ("unpatch",)                                -> ("ok", {"calls": {name: count}, "log": {name: [record, ...]}})
                                                  undo, saying how often each ran and what each `record` logged
-  ("notices",)                                -> ("ok", [str, ...])  removed APIs the submission used since the
-                                                 last ask, each run as its replacement (spec_tests/_compat.py)
 Any request may answer ("raised", (type name, builtin base names, message, "file.py:line")).
+A module named in "call" or "describe" may also be a trusted one loaded by --preload or --setup.
 """
 import importlib
-import os
 import pickle
 import sys
 import traceback
@@ -32,8 +34,7 @@ from pathlib import Path
 import cloudpickle
 import numpy as np
 
-from spec_tests import _compat
-from spec_tests._channel import Channel
+from sandbox.channel import Channel
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -42,7 +43,7 @@ class _Worker:
     def __init__(self, directory):
         self.directory = Path(directory).resolve()
         self.patched = []     # (module, name, old value) to undo
-        self.calls = {}       # patched name -> how many times the submission's code called it
+        self.calls = {}       # patched name -> how many times the untrusted code called it
         self.log = {}         # patched name -> what its `record` made of each call (a procedure check reads it)
 
     def module(self, name):
@@ -80,8 +81,6 @@ class _Worker:
                         self.patched.append((module, name, getattr(module, name)))
                         setattr(module, name, counted)
             return None
-        if kind == "notices":
-            return _compat.take_notes()
         if kind == "unpatch":
             for module, name, old in reversed(self.patched):
                 setattr(module, name, old)
@@ -95,7 +94,7 @@ class _Worker:
                 if Path(getattr(m, "__file__", "") or "/").parent == self.directory]
 
     def where(self, exc):
-        """'nn.py:58': the innermost traceback entry in the submission's files, or ''."""
+        """'nn.py:58': the innermost traceback entry in DIR's files, or ''."""
         for frame in reversed(traceback.extract_tb(exc.__traceback__)):
             path = Path(frame.filename).resolve()
             if path.is_relative_to(self.directory):
@@ -104,7 +103,7 @@ class _Worker:
 
 
 def _invoke(function, args, kwargs, state):
-    """function(*args, **kwargs) under the grader's numpy error state and warning filters. Returns
+    """function(*args, **kwargs) under the trusted side's numpy error state and warning filters. Returns
     (result, {argument position or name: its new value}) for the dicts and lists it may have changed
     in place (params)."""
     with warnings.catch_warnings(), np.errstate(**state["errstate"]):
@@ -129,7 +128,7 @@ def _counted(function, name, calls, log):
 
 
 def local_function(module, name):
-    """What a grader-side reference to a submission function becomes here: the function itself."""
+    """What a trusted-side reference to an untrusted function (client.RemoteFunction) becomes here: the function itself."""
     return getattr(importlib.import_module(module), name)
 
 
@@ -141,21 +140,17 @@ def _describe(exc, worker):
     bases = [c.__name__ for c in type(exc).__mro__ if c.__module__ == "builtins"]
     try:
         message = str(exc)
-    except Exception:  # noqa: BLE001 (a submission's exception whose __str__ raises)
+    except Exception:  # noqa: BLE001 (an untrusted exception whose __str__ raises)
         message = "(its message could not be read)"
     return type(exc).__name__[:100], bases, message[:MAX_MESSAGE_CHARS], worker.where(exc)
 
 
-# What the grader's own code needs here, loaded before the submission's folder joins sys.path: a
-# submission that ships pytest.py, scipy.py or spec_tests.py then shadows only its own imports.
-PRELOADED = ("pytest", "scipy.special", "spec_tests._gradcheck", "spec_tests._torch_probes", "spec_tests._submission")
-
-
-def main(read_fd, write_fd, directory):
-    for name in PRELOADED:
+def main(read_fd, write_fd, directory, preload=(), setup=()):
+    for name in preload:
         importlib.import_module(name)
-    if os.environ.get(_compat.ENABLED_VARIABLE, "1") != "0":
-        _compat.install(Path(directory).resolve())   # before any of the submission's modules load
+    for name in setup:   # before any of the untrusted modules load
+        module, function = name.split(":")
+        getattr(importlib.import_module(module), function)(Path(directory).resolve())
     channel = Channel(read_fd, write_fd)
     worker = _Worker(directory)
     while True:
@@ -165,15 +160,23 @@ def main(read_fd, write_fd, directory):
             channel.send(("raised", _describe(exc, worker)), pickle.dumps)
             continue
         if request is None:
-            return  # the grader closed the pipe: done
+            return  # the trusted side closed the pipe: done
         try:
             answer = ("ok", worker.handle(request))
             pickle.dumps(answer, protocol=5, buffer_callback=lambda b: None)  # fails here, not mid-send
-        except BaseException as exc:  # noqa: BLE001 (SystemExit from the submission is an answer too)
+        except BaseException as exc:  # noqa: BLE001 (SystemExit from the untrusted code is an answer too)
             answer = ("raised", _describe(exc, worker))
         channel.send(answer, pickle.dumps)
-        del request, answer  # an idle worker must not hold the last page and its answer (Q4.4's memory)
+        del request, answer  # an idle worker must not hold the last big argument and its answer
+
+
+def _options(argv):
+    """(preload, setup) from the options after DIR."""
+    preload, setup = [], []
+    for flag, value in zip(argv[::2], argv[1::2], strict=True):
+        {"--preload": preload, "--setup": setup}[flag].append(value)
+    return preload, setup
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
+    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], *_options(sys.argv[4:]))

@@ -1,0 +1,83 @@
+"""Run one question's spec tests on a submission in a child pytest process, and read back the outcomes.
+
+The child runs none of the submission's code itself: the spec tests send each call to a sandboxed
+worker of their own (spec_tests/submission.py), so the report log the child writes is the
+grader's. Its command line and environment are written here, by the names of spec_tests/protocol.py.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograde import SPEC_DIR
+from autograde.outcomes import QuestionRun
+from autograde.report_log import outcomes, test_reports
+from sandbox.processes import Stopped
+from spec_tests import protocol
+
+OUTPUT_TAIL_BYTES = 4000
+QUIET_PLUGINS = ("cacheprovider", "hypothesispytest", "benchmark")   # the child needs none of them
+
+
+def child_command(questions, submission, log, figures, workdir, seed, python=sys.executable):
+    """The child's pytest command line: the questions' spec file, the submission, only these questions,
+    where figures and the report log go, and no configuration of the project's own."""
+    selected = [arg for q in questions for arg in (protocol.QUESTION_OPTION, q.id)]
+    return [python, "-m", "pytest", str(SPEC_DIR / questions[0].file), protocol.SUBMISSION_OPTION, str(submission),
+            *selected, protocol.FIGURES_OPTION, str(figures), protocol.SEED_OPTION, str(seed),
+            f"--report-log={log}", f"--basetemp={workdir}", "--capture=no", "-q",
+            *(arg for plugin in QUIET_PLUGINS for arg in ("-p", f"no:{plugin}")), "--rootdir", str(Path(log).parent),
+            "-o", "addopts=", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+
+
+def child_environment(questions, timeout, threads, sandbox, compat, environ=os.environ):
+    """The child's environment: the caller's, with the worker's limits, the sandbox mode, the
+    compatibility layer's switch and the BLAS/OpenMP thread caps."""
+    memory = environ.get(protocol.MEMORY_VARIABLE) or str(max(q.worker_memory_mb for q in questions))
+    return dict(environ, PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg", PYTHONHASHSEED="0",
+                **{protocol.MEMORY_VARIABLE: memory, protocol.SANDBOX_VARIABLE: sandbox,
+                   protocol.CPU_VARIABLE: str(int(timeout * threads) + 10), protocol.COMPAT_VARIABLE: "1" if compat else "0"},
+                **{name: str(threads) for name in protocol.THREAD_VARIABLES})
+
+
+def run_question(supervisor, submission, question, *, seed=0, timeout=None, threads=1, sandbox="auto", compat=True,
+                 python=sys.executable):
+    """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest,
+    under `supervisor` (sandbox.processes.Supervisor).
+
+    question may be a tuple of questions of one spec file (a rubric group): they run in one child,
+    so module-scoped work they share (a 100-epoch training) runs once; timeout then defaults to the
+    sum of their limits.
+
+    threads caps the child's BLAS/OpenMP threads: children already run side by side, and
+    oversubscribed BLAS threads spin so hard that 4 children on 2 cores ran 50x slower.
+    sandbox: 'bwrap', 'none' or 'auto', for the submission's worker; its CPU time is capped at the
+    time limit times the threads. compat: run removed library APIs as their replacements in the
+    worker (spec_tests/compat.py).
+
+    Returns: QuestionRun. Never raises for anything the submission does.
+    """
+    questions = tuple(question) if isinstance(question, (tuple, list)) else (question,)
+    ids = tuple(q.id for q in questions)
+    timeout = sum(q.timeout for q in questions) if timeout is None else timeout
+    with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
+        tmp = Path(tmp)
+        log = tmp / "report.jsonl"
+        command = child_command(questions, submission, log, tmp / "figures", tmp / "work", seed, python)
+        env = child_environment(questions, timeout, threads, sandbox, compat)
+        with open(tmp / "output.txt", "wb") as output:
+            try:
+                finished = supervisor.run(command, timeout, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+                                          stdout=output, stderr=subprocess.STDOUT)
+            except Stopped:
+                return QuestionRun(output_tail="grading was interrupted", questions=ids)
+        reports = test_reports(log)
+        return QuestionRun(outcomes(reports, figures_dir=tmp / "figures"), finished.returncode, finished.timed_out,
+                           bool(reports), finished.elapsed, _tail(tmp / "output.txt"), ids, finished.peak_rss)
+
+
+def _tail(path):
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - OUTPUT_TAIL_BYTES))
+        return f.read().decode("utf-8", "replace")

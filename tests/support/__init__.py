@@ -1,0 +1,3 @@
+"""Helpers the grader's own tests share: the fixture corpora (corpus.py), the `autograde` command as a
+user runs it (cli.py), child processes (processes.py), the Gradescope schema (schema.py). Tests
+import from here, never from each other."""
