@@ -20,6 +20,7 @@ from pathlib import Path
 
 from autograde.grading import available_cpus
 from sandbox.processes import Stopped, Supervisor
+from spec_tests import protocol
 
 INTERRUPTED = 130
 RESULTS, REPORT, GRADEBOOK = "results.json", "report.md", "gradebook.csv"
@@ -59,7 +60,7 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), progress=None
     todo, skipped = still_to_grade(folder, out, regrade)
     failed = []
     # Each grading gets its share of the cores, so N of them never run more BLAS threads than cores.
-    env = dict(os.environ, COLUMNS="160", HW5_CPUS=str(max(1, available_cpus() // max(1, jobs))))
+    env = dict(os.environ, COLUMNS="160", **{protocol.CPUS_VARIABLE: str(max(1, available_cpus() // max(1, jobs)))})
 
     def grade_one(supervisor, submission):
         target = out / _name(submission)

@@ -11,7 +11,7 @@ import cloudpickle
 import pytest
 
 import spec_tests
-from sandbox.client import BuiltInWorker, PatchedCalls, WorkerClient, WorkerDied  # noqa: F401  (the tests' names)
+from sandbox.client import BuiltInWorker, WorkerClient, WorkerDied  # noqa: F401  (BuiltInWorker: the tests' name)
 from sandbox.files import read_file_under  # noqa: F401
 from sandbox.launch import Sandbox
 from spec_tests import protocol

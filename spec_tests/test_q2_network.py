@@ -1,6 +1,6 @@
 """Q2: the numpy network in nn.py and the training loop and gradient checker in run_q2.py.
 
-Oracles are scipy's expit/softmax, closed-form values and central differences (_gradcheck.py);
+Oracles are scipy's expit/softmax, closed-form values and central differences (gradcheck.py);
 nothing here imports the reference solution.
 """
 import warnings

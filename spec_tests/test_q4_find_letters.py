@@ -2,7 +2,7 @@
 
 Pages are given as the handout's run_q4 gives them, floats in [0, 1] (single precision: a
 12-megapixel photo is 290 MB in double). A found box counts when it matches a ground-truth box
-one-to-one at IoU >= 0.5 (fixtures/q4/ground_truth_boxes.json, checked by eye).
+one-to-one at IoU >= 0.5 (spec_tests/oracles/q4_ground_truth_boxes.json, checked by eye).
 
 Bars are deterministic (no randomness is involved). Per page: recall and precision >= 90%: a box on
 "most of these characters" (the handout), with room for a few merged, split or extra boxes (11 of

@@ -1,6 +1,6 @@
 """Q4.4: the text of the four handout pages, read by the submission's own pipeline.
 
-The parts are checked one at a time on the ground truth (fixtures/q4/ground_truth_boxes.json), so a
+The parts are checked one at a time on the ground truth (spec_tests/oracles/q4_ground_truth_boxes.json), so a
 bug costs the points of the part it is in: line grouping and word spaces on the true boxes, crops
 of the true boxes read by the reference network, then the whole read_text, end to end from the page
 (its findLetters included), with the grader's Q3 network (the reference's, trained on the grader's

@@ -42,7 +42,7 @@ EPOCHS = 100
 LOSS_FALL_BAR = {LITE: 0.48, REAL: 0.75}      # last epoch's loss / first epoch's, at most
 LOSS_BAR = {LITE: 46.0, REAL: 46.0}           # squared error per training image after training, at most
 PSNR_BAR = {LITE: 13.0, REAL: 13.0}           # mean validation PSNR in dB, at least
-GRAD_TOL = 1e-6                               # central differences land near 1e-9 (see _gradcheck.py)
+GRAD_TOL = 1e-6                               # central differences land near 1e-9 (see gradcheck.py)
 SAME_NETWORK = " (the network trains and is evaluated with the grader's Q2 and Q5.1 functions: this is its training loop's result)"
 
 

@@ -38,8 +38,9 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
     assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
     corpus.build("q5_loss_mean", root / "submission")
 
-    # The suite as bundled (PYTHONPATH puts its copy first), in an environment without this
-    # machine's data settings: only what the zip holds.
+    # The suite as bundled (PYTHONPATH puts its autograde and spec_tests first; hw5_solution still
+    # resolves through this environment's install, as setup.sh's pip install does on Gradescope), in
+    # an environment without this machine's data settings: only the data the zip holds.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HW5_")}
     env.update(AUTOGRADER_ROOT=str(root), AUTOGRADE=f"{sys.executable} -m autograde",
                PYTHONPATH=str(root / "source" / "suite"), HW5_AUTOGRADE_ARGS="-q 5.1.1 -q 2.2.2 -q 3.1.1")

@@ -8,6 +8,11 @@ Q4_BOXES = ORACLES_DIR / "q4_ground_truth_boxes.json"   # 246 boxes on the hando
 
 
 def reference_dir():
-    """The bundled reference solution's folder (the repository's solution/, the wheel's hw5_solution)."""
-    import hw5_solution
+    """The bundled reference solution's folder: the installed package hw5_solution (a wheel's copy,
+    or the checkout's solution/ in an editable install), else solution/ beside spec_tests/ (a source
+    tree on PYTHONPATH, as in Gradescope's unpacked suite)."""
+    try:
+        import hw5_solution
+    except ModuleNotFoundError:
+        return ORACLES_DIR.parents[1] / "solution"
     return Path(hw5_solution.__file__).resolve().parent
