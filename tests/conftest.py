@@ -25,3 +25,12 @@ def pytest_xdist_make_scheduler(config, log):
             return nodeid if nodeid.startswith(SPREAD) else super()._split_scope(nodeid)
 
     return OneGradingOneUnit(config, log)
+
+
+FIRST = "tests/test_reference_grading.py"   # the longest unit: the reference graded in full, then its reports
+
+
+def pytest_collection_modifyitems(items):
+    """The longest unit starts first (xdist hands units out in collection order), so that no worker is
+    still on it after the other has run out of work."""
+    items.sort(key=lambda item: not item.nodeid.startswith(FIRST))
