@@ -9,7 +9,7 @@ PYTHON = "3.11"
 @nox.session(python=PYTHON)
 def tests(session):
     """The whole test suite: spec tests on the reference, known-wrong submissions, the CLI."""
-    session.install("-e", ".[test,torch]")
+    session.install("-e", ".[test,torch,cluster]")
     session.run("pytest", "-n", "2", *session.posargs)
 
 
@@ -17,7 +17,7 @@ def tests(session):
 def known_wrong(session):
     """Every known-wrong submission graded on every question it could lose points on, the long ones
     included (the tests marked `full`; the default run leaves them out): after changing a bar or a training."""
-    session.install("-e", ".[test,torch]")
+    session.install("-e", ".[test,torch,cluster]")
     session.run("pytest", "-n", "2", "-m", "full", "tests/test_known_wrong.py", *session.posargs)
 
 

@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -13,10 +14,13 @@ from rich.progress import Progress
 
 from autograde import REFERENCE_DIR
 from autograde.batch import grade_batch, still_to_grade, write_gradebook
+from autograde.cluster import JOBQUEUE, ClusterError, DaskEngine
 from autograde.gradescope import build_autograder_zip
 from autograde.grading import grade
 from autograde.intake import SubmissionError
+from autograde.record import RecordError, write_record
 from autograde.reports import print_table, write_report
+from autograde.rescore import rescore_folder
 from autograde.results import failed_everything
 from autograde.rubric import RubricError, load_rubric, resolve_rubric
 from autograde.starter import write_starter
@@ -40,6 +44,8 @@ def add_grade_arguments(parser):
     parser.add_argument("--no-compat", action="store_true", help="do not run APIs removed from numpy, SciPy and "
                         "scikit-image as their replacements (default: the rubric's `compat`, on)")
     parser.add_argument("--leaderboard", action="store_true", help="add Gradescope leaderboard entries to results.json (the rubric's `leaderboard` columns: Q4.4's text accuracy)")
+    parser.add_argument("--outcomes", type=Path, help="write the grading record here (outcomes.json: every test's outcome, "
+                        "its figures in outcomes_figures/ beside it), from which `autograde rescore` recomputes scores")
 
 
 def add_starter_arguments(parser):
@@ -63,8 +69,32 @@ def add_batch_arguments(parser):
     parser.add_argument("--rubric", help=RUBRIC_HELP)
     parser.add_argument("--seed", type=int, help="grading seed for every submission")
     parser.add_argument("-q", "--question", action="append", default=[], help="grade only this question (repeatable)")
+    parser.add_argument("--merge", action="store_true", help="with -q: grade those questions again and merge them into "
+                        "each submission's earlier grading in OUT (results, report, gradebook); one never graded is graded in full")
     parser.add_argument("--timeout", type=float, help="cap every question's time limit")
     parser.add_argument("--no-compat", action="store_true", help="do not run removed library APIs as their replacements")
+    cluster = parser.add_argument_group("where the gradings run (default: a thread pool on this machine)")
+    cluster.add_argument("--scheduler", help="run each grading as a Dask task: 'local' (a LocalCluster of -j worker processes), "
+                         "a scheduler's address (tcp://host:8786), or 'slurm', 'pbs', 'sge' (workers as batch jobs, dask-jobqueue)")
+    cluster.add_argument("--ship", choices=("path", "bytes"), help="send each submission to its worker as a path (a shared "
+                         "filesystem; the default for local) or as zip bytes (the default otherwise)")
+    cluster.add_argument("--cluster-cores", type=int, help="slurm/pbs/sge: cores per job, one grading each (default 4)")
+    cluster.add_argument("--cluster-memory", help="slurm/pbs/sge: memory per job (default 4GB per core)")
+    cluster.add_argument("--cluster-walltime", help="slurm/pbs/sge: time limit per job (default 02:00:00)")
+    cluster.add_argument("--cluster-queue", help="slurm/pbs/sge: partition or queue")
+    cluster.add_argument("--cluster-account", help="slurm/pbs: account to charge; sge: project")
+    cluster.add_argument("--cluster-python", help="slurm/pbs/sge: the Python on the nodes (default: this one)")
+    cluster.add_argument("--cluster-setup", action="append", default=None, help="slurm/pbs/sge: a shell line the job runs "
+                         "before its worker, e.g. 'source ~/hw5/.venv/bin/activate' (repeatable)")
+    cluster.add_argument("--print-job-script", action="store_true", help="slurm/pbs/sge: print the job script and exit")
+
+
+def add_rescore_arguments(parser):
+    parser.add_argument("graded", type=Path, help="a batch's output folder (OUT of `autograde batch`): one folder per "
+                        "submission holding outcomes.json")
+    parser.add_argument("--rubric", help=RUBRIC_HELP)
+    parser.add_argument("--submissions", default="SUBMISSIONS", help="the submissions' folder, named in the command "
+                        "printed when the rubric needs tests that were never run")
 
 
 def get_args_parser():
@@ -75,7 +105,7 @@ def get_args_parser():
         "the bundled reference solution); `autograde starter OUT_DIR` writes the student starter kit; "
         "`autograde gradescope OUT_ZIP` builds Gradescope's autograder.zip; `autograde batch FOLDER` grades a "
         "folder of submissions into a gradebook.")
-    commands = parser.add_subparsers(dest="command", metavar="{grade,starter,gradescope,batch}")
+    commands = parser.add_subparsers(dest="command", metavar="{" + ",".join(name for name, _, _ in COMMANDS) + "}")
     for name, configure, summary in COMMANDS:
         configure(commands.add_parser(name, help=summary, description=summary))
     return parser
@@ -89,7 +119,9 @@ COMMANDS = (
     ("gradescope", add_gradescope_arguments, "Build Gradescope's autograder.zip: setup.sh, run_autograder, the rubric, "
      "the suite and the data grading needs."),
     ("batch", add_batch_arguments, "Grade every submission (folder or .zip) in a folder, N at a time, into "
-     "OUT/<name>/ and OUT/gradebook.csv; resumable."),
+     "OUT/<name>/ and OUT/gradebook.csv; resumable; on this machine or a Dask cluster."),
+    ("rescore", add_rescore_arguments, "Recompute every score, results.json, report and the gradebook of a graded batch "
+     "by another rubric, from the stored test outcomes, without running any submission code."),
 )
 
 
@@ -110,7 +142,8 @@ def main(argv=None):
     if not argv or argv[0] not in {name for name, _, _ in COMMANDS} | {"-h", "--help"}:
         argv = ["grade", *argv]   # grade is the default command
     args = get_args_parser().parse_args(argv)
-    return {"grade": grade_main, "starter": starter_main, "gradescope": gradescope_main, "batch": batch_main}[args.command](args)
+    return {"grade": grade_main, "starter": starter_main, "gradescope": gradescope_main, "batch": batch_main,
+            "rescore": rescore_main}[args.command](args)
 
 
 def grade_main(args):
@@ -146,6 +179,8 @@ def grade_main(args):
     _write(args.results, results.to_gradescope(leaderboard=args.leaderboard))
     if args.report:
         write_report(results, args.report)
+    if args.outcomes:
+        write_record(results, args.outcomes)
     return status
 
 
@@ -182,26 +217,73 @@ def batch_main(args):
     if not args.folder.is_dir():
         print(f"autograde batch: {args.folder}: not a folder of submissions", file=sys.stderr)
         return 2
-    options = [*(["--rubric", str(args.rubric)] if args.rubric else []), *(["--seed", str(args.seed)] if args.seed is not None else []),
-               *(arg for q in args.question for arg in ("-q", q)), *(["--timeout", str(args.timeout)] if args.timeout else []),
-               *(["--no-compat"] if args.no_compat else [])]
+    if args.merge and not args.question:
+        print("autograde batch: --merge needs the questions to grade again (-q ID, repeatable)", file=sys.stderr)
+        return 2
+    options = [*(["--seed", str(args.seed)] if args.seed is not None else []),
+               *(["--timeout", str(args.timeout)] if args.timeout else []), *(["--no-compat"] if args.no_compat else [])]
     out = args.out or args.folder.with_name(f"{args.folder.name}-graded")
-    total = len(still_to_grade(args.folder, out, args.regrade)[0])
     try:
-        with Progress(console=Console(stderr=True)) as bar:
+        engine = _engine(args)
+        if args.print_job_script:
+            print(engine.job_script())
+            return 0
+    except ClusterError as exc:
+        print(f"autograde batch: {exc}", file=sys.stderr)
+        return 2
+    total = len(still_to_grade(args.folder, out, args.regrade, args.merge)[0])
+    try:
+        with Progress(console=Console(stderr=True)) as bar, (engine or nullcontext()):
             task = bar.add_task("grading submissions", total=total)
             summary = grade_batch(args.folder, out, jobs=args.jobs, regrade=args.regrade, options=options,
+                                  only=args.question, merge=args.merge, rubric=args.rubric, engine=engine,
                                   progress=lambda name: bar.advance(task))
     except KeyboardInterrupt:
         write_gradebook(out)
         print(f"autograde batch: interrupted; run it again to grade the rest (the gradebook holds what finished: {out / 'gradebook.csv'})", file=sys.stderr)
         return 130
+    except ClusterError as exc:
+        print(f"autograde batch: {exc}", file=sys.stderr)
+        return 2
     rate = f", {3600 * summary.graded / summary.elapsed:.0f} submissions/hour" if summary.graded else ""
-    print(f"graded {summary.graded}, already graded {summary.skipped}, no result for {len(summary.failed)} "
+    merged = f" (merged into an earlier grading: {summary.merged})" if args.merge else ""
+    print(f"graded {summary.graded}{merged}, already graded {summary.skipped}, no result for {len(summary.failed)} "
           f"({summary.elapsed:.0f} s{rate}); gradebook: {summary.gradebook}")
     for name in summary.failed:
         print(f"  no results for {name}: see {out / name / 'autograde.log'}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _engine(args):
+    """The batch's Dask engine for --scheduler (None: the thread pool). Raises ClusterError."""
+    if args.print_job_script and args.scheduler not in JOBQUEUE:
+        raise ClusterError("--print-job-script goes with --scheduler slurm, pbs or sge")
+    if not args.scheduler:
+        return None
+    options = {"cores": args.cluster_cores, "memory": args.cluster_memory, "walltime": args.cluster_walltime,
+               "queue": args.cluster_queue, "account": args.cluster_account, "python": args.cluster_python,
+               "job_script_prologue": args.cluster_setup}
+    return DaskEngine(args.scheduler, args.jobs, ship=args.ship, cluster_options=options)
+
+
+def rescore_main(args):
+    """`autograde rescore GRADED_DIR`: rescore every stored grading by --rubric. Returns 0, 1 when some
+    folder's record could not be read, 2 on bad input (a malformed rubric, tests never run)."""
+    if not args.graded.is_dir():
+        print(f"autograde rescore: {args.graded}: not a folder of graded submissions (OUT of autograde batch)", file=sys.stderr)
+        return 2
+    try:
+        summary = rescore_folder(args.graded, args.rubric, args.submissions)
+    except (RubricError, RecordError) as exc:
+        print(f"autograde rescore: {exc}", file=sys.stderr)
+        return 2
+    print(f"rescored {summary.rescored} gradings in {summary.elapsed:.1f} s; {len(summary.changed)} totals changed; "
+          f"gradebook: {summary.gradebook}")
+    for name, before, after in summary.changed:
+        print(f"  {name}: {'?' if before is None else format(before, 'g')} -> {after:g}")
+    for name, why in summary.unreadable:
+        print(f"  not rescored: {name}: {why}", file=sys.stderr)
+    return 1 if summary.unreadable else 0
 
 
 def _write(path, gradescope):

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from autograde.child import run_question
 from autograde.intake import SubmissionError, opened_submission, private_copy
 from autograde.results import GradingResults
-from autograde.scoring import note_grader_findings, score_question
+from autograde.scoring import assemble
 from sandbox import launch
 from sandbox.processes import Supervisor
 from spec_tests import protocol
@@ -81,8 +81,7 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
                     runs[q.id] = run
                     if progress:
                         progress(q.id)
-        results.questions = [score_question(q, runs.get(q.id), limit.get(q.id)) for q in wanted]
-        note_grader_findings(results, runs)
+        assemble(results, wanted, runs, limit)
     results.elapsed = time.monotonic() - start
     return results
 

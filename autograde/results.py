@@ -116,6 +116,9 @@ class GradingResults:
     sandbox: str = "bwrap"                         # how the submission's code was confined: bwrap | none
     grader_errors: list = field(default_factory=list)  # the grader, not the submission, failed here
     versions: dict = field(default_factory=library_versions)  # the libraries the submission ran with
+    runs: dict = field(default_factory=dict)       # question id -> (QuestionRun, time limit): what record.py keeps
+    base_notices: list = field(default_factory=list)  # the notices before scoring added the findings'
+    failure: str = ""                              # why nothing could be graded (failed_everything), else ""
 
     @property
     def score(self):
@@ -177,7 +180,7 @@ class GradingResults:
 
 def failed_everything(submission, rubric, notice, seed=0, only=None):
     """Results for a grading run that could not happen at all: 0 points, the reason shown."""
-    results = GradingResults(str(submission), rubric, seed=seed, notices=[notice])
+    results = GradingResults(str(submission), rubric, seed=seed, notices=[notice], failure=notice)
     for question in rubric.questions:
         if question.graded and (only is None or question.id in only):
             missing = tuple(TestOutcome(name, False, notice) for name in question.tests)

@@ -3,6 +3,16 @@ from autograde.outcomes import TestOutcome
 from autograde.results import QuestionResult
 
 
+def assemble(results, wanted, runs, limits):
+    """Score the questions wanted (rubric order) from their runs ({id: QuestionRun}) under their
+    time limits ({id: seconds}) into results, and add the grader's findings. What `grade` does once
+    its children finish, and what a rescore does from a record (record.py)."""
+    results.base_notices = list(results.notices)
+    results.runs = {qid: (run, limits.get(qid)) for qid, run in runs.items()}
+    results.questions = [score_question(q, runs.get(q.id), limits.get(q.id)) for q in wanted]
+    note_grader_findings(results, runs)
+
+
 def score_question(question, run, timeout):
     """Turn one question's run into a QuestionResult by the rubric's points. A failed check worth
     no points in the rubric's profile is advice: shown, never deducted, never a failure."""

@@ -1,0 +1,126 @@
+"""`autograde rescore GRADED_DIR --rubric NEW.toml`: every score, results.json, report and the
+gradebook recomputed from the stored grading records (outcomes.json), without running any
+submission code; and the merge step of `autograde batch --merge`.
+
+A rubric that needs tests the records never ran is refused before anything is written, with the
+questions and tests it lacks and the command that runs them.
+"""
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograde.gradebook import RESULTS, write_gradebook
+from autograde.record import (
+    RECORD,
+    MissingTests,
+    RecordError,
+    figures_in,
+    merge,
+    missing_tests,
+    read_record,
+    rescore,
+    write_record,
+)
+from autograde.reports import write_report
+from autograde.rubric import load_rubric, resolve_rubric
+
+REPORT = "report.md"
+
+
+@dataclass(frozen=True)
+class RescoreSummary:
+    rescored: int
+    changed: list        # (name, old total, new total) where the total moved
+    unreadable: list     # (name, why) for folders whose record could not be read
+    gradebook: Path
+    elapsed: float
+
+
+def load(rubric_value):
+    """The Rubric for a --rubric value (a file or a bundled profile; None: the bundled default)."""
+    return load_rubric(*resolve_rubric(rubric_value))
+
+
+def write_graded(results, target):
+    """Write a grading's files into target: the record, the report, then results.json (last, and
+    atomically: a results.json marks a finished grading)."""
+    target = Path(target)
+    write_record(results, target / RECORD)
+    shutil.rmtree(target / f"{Path(REPORT).stem}_figures", ignore_errors=True)
+    write_report(results, target / REPORT)
+    fd, partial = tempfile.mkstemp(prefix=".results-", dir=target)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(results.to_gradescope(), f, indent=2, ensure_ascii=False)
+    os.replace(partial, target / RESULTS)
+    _prune_figures(target)
+
+
+def rescore_folder(graded_dir, rubric_value, submissions_hint="SUBMISSIONS"):
+    """Rescore every GRADED_DIR/<name>/outcomes.json by the rubric. Returns RescoreSummary; raises
+    MissingTests (naming the command that runs what is missing) before writing anything when the
+    rubric needs tests some record lacks, and RubricError for a malformed rubric."""
+    start = time.monotonic()
+    rubric = load(rubric_value)
+    graded_dir = Path(graded_dir)
+    records, unreadable = {}, []
+    for path in sorted(graded_dir.glob(f"*/{RECORD}")):
+        try:
+            records[path.parent.name] = read_record(path)
+        except RecordError as exc:
+            unreadable.append((path.parent.name, str(exc)))
+    lacking = {}
+    for record in records.values():
+        for qid, names in missing_tests(record, rubric).items():
+            lacking.setdefault(qid, dict.fromkeys(()))
+            lacking[qid].update(dict.fromkeys(names))
+    if lacking:
+        questions = " ".join(f"-q {qid}" for qid in lacking)
+        rubric_arg = f" --rubric {rubric_value}" if rubric_value else ""
+        raise MissingTests({qid: list(names) for qid, names in lacking.items()}, hint=(
+            f"run them with: autograde batch {submissions_hint} --out {graded_dir} {questions}{rubric_arg} --merge"))
+    changed = []
+    for name, record in records.items():
+        before = _total(graded_dir / name / RESULTS)
+        results = rescore(record, rubric)
+        write_graded(results, graded_dir / name)
+        if before != results.score:
+            changed.append((name, before, results.score))
+    gradebook = write_gradebook(graded_dir)
+    return RescoreSummary(len(records), changed, unreadable, gradebook, time.monotonic() - start)
+
+
+def merge_grading(target, staging, rubric_value):
+    """Merge the grading in staging (some questions) into the one in target, rescore the merged
+    record by the rubric and write it into target. Returns True when target was rewritten."""
+    target, staging = Path(target), Path(staging)
+    old, new = read_record(target / RECORD), read_record(staging / RECORD)
+    figures = target / f"{Path(RECORD).stem}_figures"
+    for name in figures_in(new):
+        source = Path(new["_figures_dir"]) / name
+        if source.is_file():
+            figures.mkdir(exist_ok=True)
+            shutil.copyfile(source, figures / name)
+    new["_figures_dir"] = str(figures)
+    write_graded(rescore(merge(old, new), load(rubric_value)), target)
+    return True
+
+
+def _prune_figures(target):
+    """Drop figure files no longer referred to (a merge replaced their question's outcomes)."""
+    folder = Path(target) / f"{Path(RECORD).stem}_figures"
+    if folder.is_dir():
+        kept = figures_in(read_record(Path(target) / RECORD))
+        for path in folder.iterdir():
+            if path.name not in kept:
+                path.unlink()
+
+
+def _total(results_file):
+    try:
+        return json.loads(results_file.read_text(encoding="utf-8"))["score"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
