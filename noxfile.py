@@ -31,8 +31,8 @@ def grade(session):
 @nox.session(python=PYTHON)
 def benchmark(session):
     """pytest-benchmark of the numpy network beside PyTorch on the CPU (installs torch)."""
-    session.install("-e", ".[bench]")
-    session.run("pytest", "benchmarks", "-o", "addopts=", "-p", "no:cacheprovider",
+    session.install("-e", ".[bench,cluster]")
+    session.run("python", "-m", "pytest", "benchmarks", "-o", "addopts=", "-p", "no:cacheprovider",
                 "--benchmark-columns=min,median,iqr,rounds", "--benchmark-sort=name", *session.posargs)
 
 
