@@ -87,6 +87,8 @@ def missing_tests(record, rubric):
     """{question id: [test names]} that the rubric's questions need and the record never ran
     (a question not graded then, a test added since, a test moved to another file)."""
     missing = {}
+    if record.get("failed"):   # nothing ran then, and a rescore needs nothing
+        return missing
     for question in _wanted(record, rubric):
         needed = question.test_names if (question.graded or question.evidence) else ()
         if not needed:

@@ -214,3 +214,13 @@ def test_slurm_workers_get_a_job_script_with_the_options_given(tmp_path, capsys)
                  "source ~/hw5/.venv/bin/activate", f"{sys.executable} -m distributed.cli.dask_worker", "--nthreads 8"):
         assert line in script, line
     assert "#SBATCH --mem=30G" in script   # 4 GB a grading, 8 gradings (dask-jobqueue writes GB as 0.93 GiB)
+
+
+def test_a_submission_that_could_not_be_graded_is_rescored_as_it_was(tmp_path, capsys):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "bad.zip").write_bytes(b"PK not a zip")
+    assert main(["batch", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "-q", "2.2.2"]) == 0
+    before = _results(tmp_path / "out")
+    assert main(["rescore", str(tmp_path / "out"), "--rubric", "strict"]) == 0
+    after = _results(tmp_path / "out")["bad"]
+    assert after["score"] == 0 and after["tests"] == before["bad"]["tests"] and "not a directory or a .zip" in after["output"]
