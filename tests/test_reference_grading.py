@@ -35,7 +35,8 @@ class ReferenceRun(NamedTuple):
 def reference_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference")
     sections_1_to_6 = [arg for q in load_rubric().questions if not q.id.startswith("7.") for arg in ("-q", q.id)]
-    proc = autograde(*sections_1_to_6, "--results", out / "results.json", "--report", out / "report.md", "--leaderboard")
+    proc = autograde(*sections_1_to_6, "--results", out / "results.json", "--report", out / "report.md", "--leaderboard",
+                     "--outcomes", out / "outcomes.json")
     return ReferenceRun(proc, json.loads((out / "results.json").read_text()), (out / "report.md").read_text(), out)
 
 
@@ -52,6 +53,13 @@ def test_results_json_is_valid_gradescope_output_with_one_entry_per_auto_questio
     assert [t["number"] for t in results["tests"]] == [q.id for q in rubric.questions if q.graded and not q.id.startswith("7.")]
     assert all(t["score"] == t["max_score"] for t in results["tests"])
     assert results["score"] == 61 and isinstance(results["execution_time"], float)
+
+
+def test_the_grading_record_rescored_by_the_same_rubric_gives_the_same_results_json(reference_run, rubric):
+    from autograde.record import read_record, rescore
+    record = read_record(reference_run.folder / "outcomes.json")
+    assert rescore(record, rubric).to_gradescope(leaderboard=True) == reference_run.results
+    assert rescore(record, load_rubric(profile="strict")).score == 61   # the reference also passes every advice check
 
 
 def test_leaderboard_is_the_mean_character_accuracy_of_the_four_pages(reference_run):
