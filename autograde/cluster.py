@@ -24,7 +24,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-from autograde.batch import name_of, run_grading
+from autograde.batch import LOG, name_of, run_grading
 from autograde.grading import available_cpus
 from sandbox.processes import Supervisor
 
@@ -103,13 +103,17 @@ class DaskEngine:
         futures = {}
         for submission in todo:
             payload = {"name": name_of(submission), "options": list(arguments(submission)), "cpus": cpus}
-            if self.ship == "path":
-                payload["path"] = str(Path(submission).resolve())
-            else:
-                payload["zip"] = zipped(submission)
+            try:
+                payload.update({"path": str(Path(submission).resolve())} if self.ship == "path" else {"zip": zipped(submission)})
+            except (ClusterError, OSError) as exc:   # this one cannot be sent; the others still go
+                yield submission, 2, {LOG: f"autograde batch: {exc}\n".encode()}
+                continue
             futures[self.client.submit(grade_task, payload, key=f"grade-{payload['name']}-{id(payload)}", pure=False)] = submission
         for future in as_completed(futures):
-            status, files = future.result()
+            try:
+                status, files = future.result()
+            except Exception as exc:  # noqa: BLE001  (a worker lost mid-task: that grading has no result)
+                status, files = 1, {LOG: f"autograde batch: the Dask task failed: {type(exc).__name__}: {exc}\n".encode()}
             yield futures[future], status, files
 
 

@@ -184,6 +184,7 @@ def test_an_interrupted_dask_batch_stops_its_gradings(tmp_path):
                "-j", "1", "--scheduler", "local"]
     set_subreaper(True)   # what the batch leaves behind is re-parented here, where the check finds it
     try:
+        before = living_descendants()   # this test process's own (a resource tracker an earlier LocalCluster left)
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any(" grade " in c and "hangs" in c for c in living_descendants().values()):
@@ -194,7 +195,7 @@ def test_an_interrupted_dask_batch_stops_its_gradings(tmp_path):
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130 and "run it again" in err
         deadline = time.monotonic() + 10
-        while (left := living_descendants()) and time.monotonic() < deadline:
+        while (left := {p: c for p, c in living_descendants().items() if p not in before}) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not left, f"processes outlived the batch: {left}"
     finally:
