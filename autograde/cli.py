@@ -15,6 +15,7 @@ from rich.progress import Progress
 from autograde import REFERENCE_DIR
 from autograde.batch import grade_batch, still_to_grade, write_gradebook
 from autograde.cluster import JOBQUEUE, ClusterError, DaskEngine
+from autograde.export import add_export_arguments, export_main
 from autograde.gradescope import build_autograder_zip
 from autograde.grading import grade
 from autograde.intake import SubmissionError
@@ -120,6 +121,8 @@ COMMANDS = (
      "the suite and the data grading needs."),
     ("batch", add_batch_arguments, "Grade every submission (folder or .zip) in a folder, N at a time, into "
      "OUT/<name>/ and OUT/gradebook.csv; resumable; on this machine or a Dask cluster."),
+    ("export", add_export_arguments, "Write a graded batch's totals as a CSV an LMS imports: Canvas's gradebook "
+     "import, Gradescope's score upload, or a plain table with the students' identities."),
     ("rescore", add_rescore_arguments, "Recompute every score, results.json, report and the gradebook of a graded batch "
      "by another rubric, from the stored test outcomes, without running any submission code."),
 )
@@ -143,7 +146,7 @@ def main(argv=None):
         argv = ["grade", *argv]   # grade is the default command
     args = get_args_parser().parse_args(argv)
     return {"grade": grade_main, "starter": starter_main, "gradescope": gradescope_main, "batch": batch_main,
-            "rescore": rescore_main}[args.command](args)
+            "rescore": rescore_main, "export": export_main}[args.command](args)
 
 
 def grade_main(args):

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 RESULTS, GRADEBOOK = "results.json", "gradebook.csv"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")   # a cell starting so a spreadsheet runs as a formula
 
 
 def write_gradebook(out):
@@ -23,7 +24,7 @@ def write_gradebook(out):
                      "seconds": results.get("execution_time", "")})
     path = Path(out) / GRADEBOOK
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, ["submission", "total", *sorted(questions, key=_question_order), "grader_errors", "seconds"],
+        writer = csv.DictWriter(f, ["submission", "total", *sorted(questions, key=question_order), "grader_errors", "seconds"],
                                 restval="")
         writer.writeheader()
         writer.writerows(rows)
@@ -32,8 +33,9 @@ def write_gradebook(out):
 
 def _cell(text):
     """A file name as a CSV cell a spreadsheet will not run as a formula."""
-    return "'" + text if text.startswith(("=", "+", "-", "@")) else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _question_order(qid):
-    return tuple(int(part) if part.isdigit() else part for part in qid.split("."))
+def question_order(qid):
+    """A sort key for question ids: '2.10' after '2.9', and ids with letters ('7.1a') among them."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in str(qid).split("."))
