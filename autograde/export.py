@@ -20,7 +20,6 @@ identifies is still written (with its identity columns empty, so the LMS's impor
 and reported; its exit status is 1. Every text cell a spreadsheet would run as a formula is
 neutralised; scores stay numbers.
 """
-import argparse
 import csv
 import json
 import math
@@ -569,14 +568,3 @@ def export_main(args):
               file=sys.stderr)
         return 1
     return 0
-
-
-def main(argv=None):
-    """Run as `python -m autograde.export` until the `export` subcommand is wired into autograde."""
-    parser = argparse.ArgumentParser(prog="autograde export", description=__doc__.splitlines()[0])
-    add_export_arguments(parser)
-    return export_main(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

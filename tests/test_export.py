@@ -2,17 +2,15 @@
 Gradescope's score upload reads, identities from Canvas's download naming, Gradescope's
 submission_metadata.yml or a roster; formula cells neutralised, unmatched students reported (exit 1),
 bad input refused (exit 2). Fake graded folders only: no grading runs here."""
-import argparse
 import csv
 import json
 import sys
 
 import pytest
 
+from autograde.cli import main
 from autograde.export import (
-    add_export_arguments,
     export_gradebook,
-    export_main,
     parse_canvas_name,
     parse_submission_metadata,
     read_submission_metadata,
@@ -74,9 +72,8 @@ def _rows(path):
 
 
 def _export(*argv):
-    parser = argparse.ArgumentParser()
-    add_export_arguments(parser)
-    return export_main(parser.parse_args([str(a) for a in argv]))
+    """`autograde export ARGV`, as the command runs it."""
+    return main(["export", *map(str, argv)])
 
 
 @pytest.fixture
