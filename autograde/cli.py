@@ -24,6 +24,7 @@ from autograde.reports import print_table, write_report
 from autograde.rescore import rescore_folder
 from autograde.results import failed_everything
 from autograde.rubric import RubricError, load_rubric, resolve_rubric
+from autograde.similarity import add_similarity_arguments, similarity_main
 from autograde.starter import write_starter
 from sandbox.processes import end_stray_children
 
@@ -123,6 +124,8 @@ COMMANDS = (
      "OUT/<name>/ and OUT/gradebook.csv; resumable; on this machine or a Dask cluster."),
     ("export", add_export_arguments, "Write a graded batch's totals as a CSV an LMS imports: Canvas's gradebook "
      "import, Gradescope's score upload, or a plain table with the students' identities."),
+    ("similarity", add_similarity_arguments, "Find pairs of submissions whose code is suspiciously alike (robust "
+     "to renamed variables, reordered functions and rewritten comments; the starter kit discounted)."),
     ("rescore", add_rescore_arguments, "Recompute every score, results.json, report and the gradebook of a graded batch "
      "by another rubric, from the stored test outcomes, without running any submission code."),
 )
@@ -146,7 +149,7 @@ def main(argv=None):
         argv = ["grade", *argv]   # grade is the default command
     args = get_args_parser().parse_args(argv)
     return {"grade": grade_main, "starter": starter_main, "gradescope": gradescope_main, "batch": batch_main,
-            "rescore": rescore_main, "export": export_main}[args.command](args)
+            "rescore": rescore_main, "export": export_main, "similarity": similarity_main}[args.command](args)
 
 
 def grade_main(args):
