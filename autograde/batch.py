@@ -25,12 +25,13 @@ from pathlib import Path
 
 from autograde.gradebook import GRADEBOOK, RESULTS, write_gradebook
 from autograde.grading import available_cpus
-from autograde.record import RECORD
+from autograde.record import RECORD, RecordError, read_record
 from autograde.rescore import merge_grading
 from sandbox.processes import Stopped, Supervisor
 from spec_tests import protocol
 
 INTERRUPTED = 130
+FINISHED = (0, 1, 2)   # `autograde grade`'s exit statuses when it ran to its end
 REPORT, LOG = "report.md", "autograde.log"
 __all__ = ["GRADEBOOK", "grade_batch", "still_to_grade", "submissions_in", "write_gradebook"]
 STAGING = ".grading"
@@ -100,13 +101,12 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), only=(), merg
     selected = [arg for q in only for arg in ("-q", q)]
 
     def arguments(submission):
-        earlier = merge and (out / name_of(submission) / RECORD).is_file()
-        return [*options, *selected] if (earlier or not merge) else options
+        return [*options, *selected] if not merge or _mergeable(out / name_of(submission)) else options
 
     def finished(submission, status):
         name = name_of(submission)
-        earlier = merge and (out / name / RECORD).is_file()
-        if _install(out / name, status, merge, rubric):
+        earlier = merge and _mergeable(out / name)
+        if _install(out / name, status, earlier, rubric):
             merged.extend([name] if earlier else [])
         else:
             failed.append(submission.name)
@@ -133,16 +133,33 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), only=(), merg
     return BatchSummary(len(todo) - len(failed), skipped, failed, gradebook, time.monotonic() - start, len(merged))
 
 
+def _mergeable(target):
+    """True when target holds a grading to merge into: a readable record of a grading that did not
+    fail as a whole. Otherwise a --merge grades the submission in full."""
+    try:
+        return not read_record(target / RECORD).get("failed")
+    except RecordError:
+        return False
+
+
 def _install(target, status, merge, rubric):
     """Move a finished grading from target/.grading into target (results.json last, so it marks the
-    grading complete), or merge it into the grading already there. Returns True when target now
-    holds a results.json from this run. The log always moves, so a failure can be read."""
+    grading complete), or with merge, merge it into the grading already there. Returns True when
+    target now holds this run's grading; False leaves target as it was. The log always moves, so a
+    failure can be read."""
     staging = target / STAGING
     if (staging / LOG).is_file():
         (staging / LOG).replace(target / LOG)
-    done = status != INTERRUPTED and (staging / RESULTS).is_file()
-    if done and merge and (target / RECORD).is_file() and (staging / RECORD).is_file():
-        done = merge_grading(target, staging, rubric)
+    # A grading ran to the end when it exited by itself (0 graded, 1 a grader error, 2 input it
+    # could not grade) and wrote its results and its record; a signal or an interrupt is no end.
+    done = status in FINISHED and (staging / RESULTS).is_file() and (staging / RECORD).is_file()
+    if done and merge:
+        try:
+            merge_grading(target, staging, rubric)
+        except RecordError as exc:   # this run failed as a whole, or its record is unusable: keep the old grading
+            with open(target / LOG, "a", encoding="utf-8") as log:
+                log.write(f"\nautograde batch --merge: not merged, the earlier grading is kept: {exc}\n")
+            done = False
     elif done:
         for name in (f"{Path(REPORT).stem}_figures", f"{Path(RECORD).stem}_figures"):
             shutil.rmtree(target / name, ignore_errors=True)

@@ -182,11 +182,12 @@ def grade_main(args):
         notice = "the autograder failed; no points could be given automatically. Details for staff:\n" + traceback.format_exc(limit=5)
         results, status = failed_everything(args.submission, rubric, notice, args.seed, only), 1
     print_table(results, console, verbose=args.verbose)
-    _write(args.results, results.to_gradescope(leaderboard=args.leaderboard))
-    if args.report:
-        write_report(results, args.report)
+    # results.json last: a batch takes a grading whose results file is there as finished.
     if args.outcomes:
         write_record(results, args.outcomes)
+    if args.report:
+        write_report(results, args.report)
+    _write(args.results, results.to_gradescope(leaderboard=args.leaderboard))
     return status
 
 
@@ -226,6 +227,22 @@ def batch_main(args):
     if args.merge and not args.question:
         print("autograde batch: --merge needs the questions to grade again (-q ID, repeatable)", file=sys.stderr)
         return 2
+    try:   # checked once here, not once per submission
+        rubric = load_rubric(*resolve_rubric(args.rubric))
+    except RubricError as exc:
+        print(f"autograde batch: {exc}", file=sys.stderr)
+        return 2
+    unknown = [q for q in args.question if q not in {question.id for question in rubric.questions}]
+    if unknown:
+        print(f"autograde batch: no question {', '.join(unknown)} in {rubric.source}", file=sys.stderr)
+        return 2
+    if args.merge:   # a rubric group's questions share one run: they are regraded together
+        groups = {q.group for q in rubric.questions if q.id in args.question and q.group}
+        joined = [q.id for q in rubric.questions if q.group in groups and q.id not in args.question]
+        if joined:
+            print(f"autograde batch: regrading {', '.join(joined)} too: they share one run with "
+                  f"{', '.join(q for q in args.question if rubric[q].group in groups)}", file=sys.stderr)
+        args.question = [*args.question, *joined]
     options = [*(["--seed", str(args.seed)] if args.seed is not None else []),
                *(["--timeout", str(args.timeout)] if args.timeout else []), *(["--no-compat"] if args.no_compat else [])]
     out = args.out or args.folder.with_name(f"{args.folder.name}-graded")
@@ -293,9 +310,12 @@ def rescore_main(args):
 
 
 def _write(path, gradescope):
+    """Write results.json at path, atomically (a reader sees the whole file or none)."""
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(gradescope, indent=2, ensure_ascii=False), encoding="utf-8")
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(json.dumps(gradescope, indent=2, ensure_ascii=False), encoding="utf-8")
+        partial.replace(path)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ class DaskEngine:
         self.ship = ship or ("path" if scheduler == "local" else "bytes")
         self.cluster_options = dict(cluster_options or {})
         self.cluster = self.client = None
+        self._futures = []
 
     def __enter__(self):
         try:
@@ -76,8 +77,9 @@ class DaskEngine:
 
     def __exit__(self, exc_type, *rest):
         if self.client is not None:
-            if exc_type is not None:   # an interrupt: the gradings in flight stop, on every worker
+            if exc_type is not None:   # an interrupt: no task starts, and those in flight stop, on every worker
                 try:
+                    self.client.cancel(self._futures)
                     self.client.run(stop_gradings, wait=True)
                 except Exception:  # noqa: BLE001  (a worker already gone: nothing left to stop there)
                     pass
@@ -108,7 +110,9 @@ class DaskEngine:
             except (ClusterError, OSError) as exc:   # this one cannot be sent; the others still go
                 yield submission, 2, {LOG: f"autograde batch: {exc}\n".encode()}
                 continue
-            futures[self.client.submit(grade_task, payload, key=f"grade-{payload['name']}-{id(payload)}", pure=False)] = submission
+            future = self.client.submit(grade_task, payload, key=f"grade-{payload['name']}-{id(payload)}", pure=False)
+            futures[future] = submission
+            self._futures.append(future)
         for future in as_completed(futures):
             try:
                 status, files = future.result()

@@ -131,19 +131,34 @@ def rescore(record, rubric):
 
 def merge(old, new):
     """A record with new's questions in place of old's (the rest kept): what `batch --merge` stores.
-    Both must be records of one submission; new's notices and versions win (it ran last)."""
-    merged = dict(old)
-    questions = {qid: entry for qid, entry in old["questions"].items() if qid not in new["questions"]}
-    # A kept entry that pointed at a replaced question's run now holds that run itself.
-    for qid, entry in list(questions.items()):
-        if "same_run_as" in entry and entry["same_run_as"] in new["questions"]:
-            del questions[qid]
+    Both must be records of one submission, neither failed as a whole; new's notices and versions
+    win (it ran last)."""
+    if old.get("failed") or new.get("failed"):
+        raise RecordError("a grading that failed as a whole is not merged")
+    questions = {qid: dict(entry) for qid, entry in old["questions"].items() if qid not in new["questions"]}
+    # A kept question that shared a replaced question's run (a rubric group) keeps that run: the
+    # first such question holds it now, the others point at it.
+    homes = {}
+    for qid, entry in questions.items():
+        primary = entry.get("same_run_as")
+        if primary in new["questions"]:
+            if primary not in homes:
+                homes[primary] = qid
+                questions[qid] = dict(old["questions"][primary])
+            else:
+                questions[qid] = {"same_run_as": homes[primary]}
     questions.update(new["questions"])
-    merged.update(questions=questions, wanted=list(dict.fromkeys([*old["wanted"], *new["wanted"]])),
-                  known=list(dict.fromkeys([*old["known"], *new["known"]])), failed=new["failed"] or old["failed"], notices=list(dict.fromkeys([*old["notices"], *new["notices"]])),
-                  versions=new["versions"], sandbox=new["sandbox"], elapsed=old["elapsed"] + new["elapsed"])
-    merged["_figures_dir"] = new["_figures_dir"]
+    merged = dict(old, questions=questions, wanted=list(dict.fromkeys([*old["wanted"], *new["wanted"]])),
+                  known=list(dict.fromkeys([*old["known"], *new["known"]])),
+                  notices=list(dict.fromkeys([*old["notices"], *new["notices"]])), versions=new["versions"],
+                  sandbox=new["sandbox"], elapsed=old["elapsed"] + new["elapsed"])
     return merged
+
+
+def save_record(record, path):
+    """Write a record dict (read_record's or merge's) back to path; its figures stay where they are."""
+    Path(path).write_text(json.dumps({k: v for k, v in record.items() if not k.startswith("_")}, indent=1,
+                                     ensure_ascii=False), encoding="utf-8")
 
 
 def figures_in(record):

@@ -23,7 +23,7 @@ from autograde.record import (
     missing_tests,
     read_record,
     rescore,
-    write_record,
+    save_record,
 )
 from autograde.reports import write_report
 from autograde.rubric import load_rubric, resolve_rubric
@@ -46,17 +46,15 @@ def load(rubric_value):
 
 
 def write_graded(results, target):
-    """Write a grading's files into target: the record, the report, then results.json (last, and
-    atomically: a results.json marks a finished grading)."""
+    """Write a grading's report, then its results.json (last, and atomically: a results.json marks a
+    finished grading), into target. The record is not rewritten: a rescore changes no outcome."""
     target = Path(target)
-    write_record(results, target / RECORD)
     shutil.rmtree(target / f"{Path(REPORT).stem}_figures", ignore_errors=True)
     write_report(results, target / REPORT)
     fd, partial = tempfile.mkstemp(prefix=".results-", dir=target)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(results.to_gradescope(), f, indent=2, ensure_ascii=False)
     os.replace(partial, target / RESULTS)
-    _prune_figures(target)
 
 
 def rescore_folder(graded_dir, rubric_value, submissions_hint="SUBMISSIONS"):
@@ -67,11 +65,13 @@ def rescore_folder(graded_dir, rubric_value, submissions_hint="SUBMISSIONS"):
     rubric = load(rubric_value)
     graded_dir = Path(graded_dir)
     records, unreadable = {}, []
-    for path in sorted(graded_dir.glob(f"*/{RECORD}")):
+    for folder in sorted(p.parent for p in graded_dir.glob(f"*/{RESULTS}")):
         try:
-            records[path.parent.name] = read_record(path)
+            records[folder.name] = read_record(folder / RECORD)
         except RecordError as exc:
-            unreadable.append((path.parent.name, str(exc)))
+            unreadable.append((folder.name, str(exc) if (folder / RECORD).is_file() else
+                               "graded without a grading record (by an autograde older than `rescore`): left as it "
+                               "was; grade it again (autograde batch --regrade) to rescore it"))
     lacking = {}
     for record in records.values():
         for qid, names in missing_tests(record, rubric).items():
@@ -95,18 +95,22 @@ def rescore_folder(graded_dir, rubric_value, submissions_hint="SUBMISSIONS"):
 
 def merge_grading(target, staging, rubric_value):
     """Merge the grading in staging (some questions) into the one in target, rescore the merged
-    record by the rubric and write it into target. Returns True when target was rewritten."""
+    record by the rubric and write it into target. Raises RecordError (target untouched) when
+    either record cannot be read, either grading failed as a whole, or the rubric needs more."""
     target, staging = Path(target), Path(staging)
     old, new = read_record(target / RECORD), read_record(staging / RECORD)
+    merged = merge(old, new)
     figures = target / f"{Path(RECORD).stem}_figures"
+    merged["_figures_dir"] = str(figures)
     for name in figures_in(new):
         source = Path(new["_figures_dir"]) / name
         if source.is_file():
             figures.mkdir(exist_ok=True)
             shutil.copyfile(source, figures / name)
-    new["_figures_dir"] = str(figures)
-    write_graded(rescore(merge(old, new), load(rubric_value)), target)
-    return True
+    results = rescore(merged, load(rubric_value))
+    save_record(merged, target / RECORD)
+    write_graded(results, target)
+    _prune_figures(target)
 
 
 def _prune_figures(target):

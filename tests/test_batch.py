@@ -109,11 +109,13 @@ def test_rescore_by_the_same_rubric_reproduces_every_file_and_by_a_new_one_equal
                                                                                              capsys):
     subs, out = graded
     before, book = _results(out), (out / "gradebook.csv").read_text()
+    records = {p: p.read_bytes() for p in out.glob("*/outcomes.json")}
     with monkeypatch.context() as patched:
         _no_submission_runs(patched)
         assert main(["rescore", str(out)]) == 0
         assert _results(out) == before and (out / "gradebook.csv").read_text() == book
         assert main(["rescore", str(out), "--rubric", str(_rubric(tmp_path, *MOVED))]) == 0
+    assert {p: p.read_bytes() for p in out.glob("*/outcomes.json")} == records   # a rescore changes no outcome
     printed = capsys.readouterr().out
     assert "0 totals changed" in printed and "1 totals changed" in printed and "bob: 7 -> 6.5" in printed
     rescored = _results(out)["bob"]
@@ -154,6 +156,39 @@ def test_merge_regrades_one_question_into_the_stored_gradings(graded, capsys):
     assert "2.1.2" in report and "5.1.1" in report
     assert main(["rescore", str(out)]) == 0    # the merged record rescored by the same rubric: no change
     assert _gradebook(out / "gradebook.csv") == after
+
+
+def test_a_merge_that_fails_keeps_the_earlier_grading_and_a_typo_is_refused(graded, tmp_path, capsys):
+    subs, out = graded
+    subs = shutil.copytree(subs, tmp_path / "subs")
+    (subs / "bob.zip").write_bytes(b"PK not a zip any more")
+    before = _results(out)
+    assert main(["batch", str(subs), "--out", str(out), "-q", "2.1.2", "--merge", "-j", "2"]) == 1
+    assert "no results for bob.zip" in capsys.readouterr().err
+    assert _results(out)["bob"] == before["bob"] and _results(out)["alice"] != before["alice"]
+    assert "not merged, the earlier grading is kept" in (out / "bob" / "autograde.log").read_text()
+    assert main(["batch", str(subs), "--out", str(out), "-q", "2.1.9", "--merge"]) == 2
+    assert "no question 2.1.9" in capsys.readouterr().err
+
+
+def test_merge_keeps_the_run_a_replaced_question_shared_with_its_rubric_group():
+    from autograde.record import merge
+    def record(questions, wanted):
+        return {"questions": questions, "wanted": wanted, "known": wanted, "notices": [], "versions": {}, "sandbox": "bwrap",
+                "elapsed": 1.0, "failed": ""}
+    shared = {"file": "test_q3.py", "outcomes": [{"name": "test_b"}], "asked": ["test_a", "test_b", "test_c"]}
+    old = record({"3.1.1": shared, "3.1.3": {"same_run_as": "3.1.1"}, "3.1.4": {"same_run_as": "3.1.1"}},
+                 ["3.1.1", "3.1.3", "3.1.4"])
+    new = record({"3.1.1": {"file": "test_q3.py", "outcomes": [{"name": "test_a"}], "asked": ["test_a"]}}, ["3.1.1"])
+    merged = merge(old, new)["questions"]
+    assert merged == {"3.1.1": new["questions"]["3.1.1"], "3.1.3": shared, "3.1.4": {"same_run_as": "3.1.3"}}
+
+
+def test_rescore_names_the_folders_it_cannot_rescore(graded, capsys):
+    subs, out = graded
+    (out / "alice" / "outcomes.json").unlink()   # as graded by an autograde older than rescore
+    assert main(["rescore", str(out), "--rubric", "strict"]) == 1
+    assert "not rescored: alice: graded without a grading record" in capsys.readouterr().err
 
 
 def test_a_local_dask_cluster_grades_the_batch_as_the_thread_pool_does(batch, tmp_path, capsys):
