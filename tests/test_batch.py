@@ -202,6 +202,19 @@ def test_a_local_dask_cluster_grades_the_batch_as_the_thread_pool_does(batch, tm
     assert {p.name for p in (tmp_path / "dask" / "bob").iterdir()} == {p.name for p in (out / "bob").iterdir()}
 
 
+def test_a_batch_joins_a_running_scheduler_by_its_address_and_ships_zip_bytes(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    sub = corpus.build("softmax_no_shift", tmp_path / "subs" / "bob")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None, memory_limit=0) as cluster:
+        assert main(["batch", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address,
+                     "-q", "2.2.2"]) == 0
+    assert "graded 1," in capsys.readouterr().out
+    results = _results(tmp_path / "out")["bob"]
+    assert [(t["number"], t["score"]) for t in results["tests"]] == [("2.2.2", 2.0)]
+    # the worker graded a zip of the submission's bytes, not the folder's path
+    assert str(sub) not in results["output"] and json.loads((tmp_path / "out" / "bob" / "outcomes.json").read_text())["submission"].endswith("/bob.zip")
+
+
 def test_a_dask_task_grades_a_submission_shipped_as_zip_bytes(tmp_path):
     from autograde.cluster import grade_task, zipped
     sub = corpus.build("softmax_no_shift", tmp_path / "bob")
