@@ -26,13 +26,13 @@ from pathlib import Path
 from autograde.gradebook import GRADEBOOK, RESULTS, write_gradebook
 from autograde.grading import available_cpus
 from autograde.record import RECORD, RecordError, read_record
-from autograde.rescore import merge_grading
+from autograde.rescore import REPORT, merge_grading
 from sandbox.processes import Stopped, Supervisor
 from spec_tests import protocol
 
 INTERRUPTED = 130
 FINISHED = (0, 1, 2)   # `autograde grade`'s exit statuses when it ran to its end
-REPORT, LOG = "report.md", "autograde.log"
+LOG = "autograde.log"
 __all__ = ["GRADEBOOK", "grade_batch", "still_to_grade", "submissions_in", "write_gradebook"]
 STAGING = ".grading"
 
@@ -100,14 +100,16 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), only=(), merg
     options = [*(["--rubric", str(rubric)] if rubric else []), *options]
     selected = [arg for q in only for arg in ("-q", q)]
 
+    # Read each earlier record once: whether a submission merges decides its -q and its installation.
+    earlier = {name_of(s) for s in todo if merge and _mergeable(out / name_of(s))}
+
     def arguments(submission):
-        return [*options, *selected] if not merge or _mergeable(out / name_of(submission)) else options
+        return [*options, *selected] if not merge or name_of(submission) in earlier else options
 
     def finished(submission, status):
         name = name_of(submission)
-        earlier = merge and _mergeable(out / name)
-        if _install(out / name, status, earlier, rubric):
-            merged.extend([name] if earlier else [])
+        if _install(out / name, status, name in earlier, rubric):
+            merged.extend([name] if name in earlier else [])
         else:
             failed.append(submission.name)
         if progress:

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograde.gradebook import FORMULA_STARTS, RESULTS, question_order
+from autograde.gradebook import RESULTS, plain_number, question_order, read_graded, spreadsheet_safe
 from autograde.rubric import load_rubric
 
 LAYOUTS = ("canvas", "gradescope", "plain")
@@ -53,18 +53,6 @@ class ExportError(ValueError):
     """Bad input (exit status 2): the message names the file and what was expected of it."""
 
 
-@dataclass(frozen=True)
-class Graded:
-    """One submission's results.json, as the export reads it."""
-    name: str                 # OUT/<name>/: the submission's folder name or zip stem
-    total: float
-    scores: dict              # question number -> score
-    max_scores: dict          # question number -> max_score
-    titles: dict              # question number -> its title (the test name without "Q<number> ")
-    grader_errors: int = 0
-    seconds: object = ""
-
-
 @dataclass
 class ExportSummary:
     path: Path
@@ -80,52 +68,6 @@ class ExportSummary:
     def problems(self):
         """True when staff must act before importing (exit status 1)."""
         return bool(self.unmatched or self.skipped or self.duplicates)
-
-
-# ---- reading the graded batch -------------------------------------------------------------------
-
-def read_graded(graded_dir):
-    """([Graded], [(name, why)]) for every graded_dir/<name>/results.json, sorted by name; a file
-    that cannot be read or does not hold Gradescope's results format is left out with its reason."""
-    graded, skipped = [], []
-    for results_file in sorted(Path(graded_dir).glob(f"*/{RESULTS}")):
-        name = results_file.parent.name
-        if name.startswith("."):
-            continue
-        try:
-            graded.append(_graded(name, json.loads(results_file.read_text(encoding="utf-8"))))
-        except (OSError, UnicodeDecodeError) as exc:
-            skipped.append((name, f"{results_file}: cannot be read ({exc.__class__.__name__}: {exc})"))
-        except json.JSONDecodeError as exc:
-            skipped.append((name, f"{results_file}: not valid JSON ({exc})"))
-        except ValueError as exc:
-            skipped.append((name, f"{results_file}: {exc}"))
-    return graded, skipped
-
-
-def _graded(name, results):
-    if not isinstance(results, dict):
-        raise ValueError("expected a JSON object (Gradescope's results.json)")
-    tests = results.get("tests", [])
-    if not isinstance(tests, list) or not all(isinstance(t, dict) for t in tests):
-        raise ValueError("'tests' is not a list of objects")
-    scores, max_scores, titles = {}, {}, {}
-    for index, test in enumerate(tests):
-        number = str(test.get("number") or test.get("name") or f"test {index + 1}")
-        scores[number] = _finite(test.get("score", 0), f"tests[{index}].score")
-        max_scores[number] = _finite(test.get("max_score", 0), f"tests[{index}].max_score")
-        title = str(test.get("name", number))
-        titles[number] = title[len(f"Q{number} "):] if title.startswith(f"Q{number} ") else title
-    # Gradescope adds the tests up when the top-level score is absent; so does this.
-    total = _finite(results["score"], "score") if "score" in results else sum(scores.values())
-    return Graded(name, total, scores, max_scores, titles, str(results.get("output", "")).count("GRADER ERROR"),
-                  results.get("execution_time", ""))
-
-
-def _finite(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"'{what}' is {value!r}, not a number")
-    return float(value)
 
 
 def points_possible_of(graded, extra_credit=None):
@@ -145,9 +87,9 @@ def points_possible_of(graded, extra_credit=None):
     (common, _), *others = sorted(totals.items(), key=lambda kv: (-kv[1], -kv[0]))
     warnings = []
     if others:
-        listing = "; ".join(f"{_number(t)} points: {', '.join(by_total[t][:5])}{' ...' if n > 5 else ''}" for t, n in others)
+        listing = "; ".join(f"{plain_number(t)} points: {', '.join(by_total[t][:5])}{' ...' if n > 5 else ''}" for t, n in others)
         warnings.append(f"the submissions disagree on the points possible: {totals[common]} of {sum(totals.values())} "
-                        f"have {_number(common)} (used), the others {listing}. Were some graded on fewer questions "
+                        f"have {plain_number(common)} (used), the others {listing}. Were some graded on fewer questions "
                         "(-q)? Give --points-possible to set it.")
     return common, warnings
 
@@ -389,19 +331,6 @@ def identities(name, roster=None, metadata=None):
 
 # ---- writing ------------------------------------------------------------------------------------
 
-def spreadsheet_safe(value):
-    """A CSV cell: a number written as one (12.5, 10), a text a spreadsheet would run as a formula
-    (starting with = + - @, a tab or a carriage return) prefixed with an apostrophe."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _number(value)
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _number(value):
-    return format(float(value), ".10g")
-
-
 def default_out(graded_dir, layout):
     return Path(graded_dir) / f"{layout}-import.csv"
 
@@ -480,7 +409,7 @@ def write_export(graded_dir, layout, out_csv=None, *, roster=None, assignment="H
                    p.get("section", ""), g.total] for g, p in rows]
     elif layout == "gradescope":
         extra = questions if per_question else []
-        headers = [f"{q}: {titles[q][0]} ({_number(titles[q][1].most_common(1)[0][0])} pts)" for q in extra]
+        headers = [f"{q}: {titles[q][0]} ({plain_number(titles[q][1].most_common(1)[0][0])} pts)" for q in extra]
         table = [[*GRADESCOPE_HEADER, *headers]]
         table += [[p.get("name") or g.name, p.get("sid", ""), p.get("email", ""), g.total,
                    *(g.scores.get(q, "") for q in extra)] for g, p in rows]
@@ -558,7 +487,7 @@ def export_main(args):
     except ExportError as exc:
         print(f"autograde export: {exc}", file=sys.stderr)
         return 2
-    points = f", points possible {_number(summary.points_possible)}" if summary.layout == "canvas" else ""
+    points = f", points possible {plain_number(summary.points_possible)}" if summary.layout == "canvas" else ""
     print(f"wrote {summary.path}: {summary.rows} student row{'s' * (summary.rows != 1)} ({summary.layout} layout{points})")
     for line in report_lines(summary):
         print(line, file=sys.stderr)

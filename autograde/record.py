@@ -55,8 +55,8 @@ def write_record(results, path):
         questions[qid] = {
             "limit": limit, "returncode": run.returncode, "timed_out": run.timed_out, "started": run.started,
             "elapsed": run.elapsed, "output_tail": run.output_tail[-2000:], "questions": list(run.questions),
-            "peak_rss": run.peak_rss, "file": results.rubric[qid].file if _has(results.rubric, qid) else None,
-            "asked": sorted({name for q in run.questions if _has(results.rubric, q) for name in results.rubric[q].test_names}),
+            "peak_rss": run.peak_rss, "file": results.rubric[qid].file,
+            "asked": sorted({name for q in run.questions for name in results.rubric[q].test_names}),
             "outcomes": outcomes}
     record = {"format": FORMAT, "submission": results.submission, "seed": results.seed,
               "wanted": [r.question.id for r in results.questions], "known": [q.id for q in results.rubric.questions],
@@ -170,14 +170,6 @@ def _wanted(record, rubric):
     """The rubric's questions a rescore scores: those the recorded grading was asked for (all, or its
     -q ones), and any question the recorded grading's rubric did not have."""
     return [q for q in rubric.questions if q.id in record["wanted"] or q.id not in record["known"]]
-
-
-def _has(rubric, qid):
-    try:
-        rubric[qid]
-    except KeyError:
-        return False
-    return True
 
 
 def _entry(record, qid):
