@@ -1,14 +1,39 @@
 """Q4.2: find the handwritten characters in a photo of a page (the handout's q4.py)."""
+from typing import NamedTuple
+
 import numpy as np
+import scipy.ndimage
+import scipy.spatial
 import skimage.color
+import skimage.draw
 import skimage.filters
 import skimage.measure
 import skimage.morphology
+import skimage.segmentation
 import skimage.transform
 
 WORK_SIDE = 1200        # px: the long side the page is analysed at (a 3024x4032 photo is 8x slower)
 SHADING_SIGMA = 1 / 40  # of the long side: paper shading is far wider than a stroke
 MIN_DARKNESS = 0.12     # ink is at least this much darker than the paper around it
+# The page finder looks at a small copy of the photo: the paper must be a bright, four-sided region
+# that the surround is darker than by PAPER_CONTRAST at its edges (a shading boundary inside a
+# page that fills the frame has about the same brightness on both sides of it).
+FIND_SIDE = 500         # px: the long side of the copy the paper is looked for in
+PAPER_CONTRAST = 0.7    # surround / paper brightness across the paper's edge, at most
+PAPER_AREA = (0.04, 0.95)  # the paper's share of the frame
+PAPER_FIT = 0.95        # the fitted quadrilateral and the bright region overlap this much (IoU)
+PAPER_INSET = 0.004     # of the paper's size: the straightened page stops this far inside the
+                        # outline found, so no surround shows along its edges (the handout's
+                        # pages have letters 1% from the edge)
+
+
+class Page(NamedTuple):
+    """The characters found on the page, in the upright page's pixels (working resolution)."""
+    ink: np.ndarray       # (h, w) bool: ink on the upright page
+    boxes: np.ndarray     # (N, 4) int [y1, x1, y2, x2] in the upright page's pixels
+    to_image: object      # skimage transform: upright page (x, y) -> image (x, y)
+    outline: object       # (4, 2) float (x, y) corners of the paper in the image, clockwise from
+                          # the top-left; None when the paper fills the photo
 
 
 def findLetters(image):
@@ -18,19 +43,162 @@ def findLetters(image):
     Returns: (bboxes, bw): bboxes (N, 4) int array of [y1, x1, y2, x2] rows in image pixels,
              top-left corner inclusive and bottom-right exclusive (as regionprops gives them), one
              per character; bw (H, W) float in [0, 1], characters black (0) on white (1).
+    Where the paper lies on a darker surround, only the paper is read, straightened (find_page);
+    a box is then the extent of the character's straightened box in the photo.
     """
-    gray = _gray(image)
-    scale = min(1.0, WORK_SIDE / max(gray.shape))
-    small = skimage.transform.rescale(gray, scale, anti_aliasing=True) if scale < 1 else gray
-    ink = _ink(small)
-    boxes = _character_boxes(ink)
-    if scale < 1:  # back to the photo's pixels: the mask by nearest neighbour, boxes by scaling
-        rows = np.minimum((np.arange(gray.shape[0]) * scale).astype(int), ink.shape[0] - 1)
-        cols = np.minimum((np.arange(gray.shape[1]) * scale).astype(int), ink.shape[1] - 1)
-        ink = ink[np.ix_(rows, cols)]
-        boxes = np.round(boxes / scale).astype(int)
-        boxes[:, 2:] = np.minimum(boxes[:, 2:], gray.shape)
-    return boxes.reshape(-1, 4).astype(int), np.where(ink, 0.0, 1.0)
+    page = find_characters(image)
+    shape = np.asarray(image).shape[:2]
+    return page_boxes_in_image(page, shape), np.where(page_ink_in_image(page, shape), 0.0, 1.0)
+
+
+def find_characters(image):
+    """The characters of a photo on its upright page: find_page, then the ink and its boxes.
+    Inputs: image as findLetters takes it. Returns a Page."""
+    image = np.asarray(image)
+    outline = find_page(image)
+    if outline is None:  # the paper fills the photo: the whole photo, at WORK_SIDE
+        gray = _gray(image)
+        scale = min(1.0, WORK_SIDE / max(gray.shape))
+        small = skimage.transform.rescale(gray, scale, anti_aliasing=True) if scale < 1 else gray
+        ink = _ink(small)
+        return Page(ink, _character_boxes(ink), skimage.transform.AffineTransform(scale=1 / scale), None)
+    upright, to_image = _straightened(image, outline)
+    ink = skimage.segmentation.clear_border(_ink(upright))   # what still touches the edge is the paper's edge
+    return Page(ink, _character_boxes(ink), to_image, outline)
+
+
+def page_boxes_in_image(page, shape):
+    """A Page's boxes in the image's pixels: (N, 4) int [y1, x1, y2, x2], within shape (H, W)."""
+    if page.outline is None:  # a scaling of the whole photo
+        scale = min(1.0, WORK_SIDE / max(shape))   # as find_characters computed it
+        boxes = page.boxes.reshape(-1, 4)
+        if scale < 1:
+            boxes = np.round(boxes / scale).astype(int)
+            boxes[:, 2:] = np.minimum(boxes[:, 2:], shape)
+        return boxes.astype(int)
+    boxes = page.boxes.reshape(-1, 4).astype(float)
+    corners = np.stack([boxes[:, [1, 0]], boxes[:, [3, 0]], boxes[:, [3, 2]], boxes[:, [1, 2]]], axis=1)
+    mapped = page.to_image(corners.reshape(-1, 2)).reshape(-1, 4, 2)
+    found = np.stack([mapped[..., 1].min(1), mapped[..., 0].min(1), mapped[..., 1].max(1), mapped[..., 0].max(1)], 1)
+    found = np.round(found).astype(int)
+    found[:, :2] = np.maximum(found[:, :2], 0)
+    found[:, 2:] = np.minimum(found[:, 2:], shape)
+    return found.reshape(-1, 4)
+
+
+def page_ink_in_image(page, shape):
+    """A Page's ink mask in the image's pixels, (H, W) bool: each image pixel takes the nearest
+    upright pixel (mapped at a reduced size first where the image is large, then enlarged)."""
+    if page.outline is None:  # a scaling: index the rows and columns
+        scale = min(1.0, WORK_SIDE / max(shape))
+        if scale == 1:
+            return page.ink
+        rows = np.minimum((np.arange(shape[0]) * scale).astype(int), page.ink.shape[0] - 1)
+        cols = np.minimum((np.arange(shape[1]) * scale).astype(int), page.ink.shape[1] - 1)
+        return page.ink[np.ix_(rows, cols)]
+    step = max(1, int(max(shape) // (2 * WORK_SIDE)))
+    small_shape = (-(-shape[0] // step), -(-shape[1] // step))
+    # warp's map (a 3x3 matrix: its fast path) takes each pixel of the reduced image to the upright page's pixel it shows
+    small_to_upright = np.linalg.inv(_scaling(1 / step) @ page.to_image.params)
+    ink = skimage.transform.warp(page.ink.astype(np.float32), small_to_upright, output_shape=small_shape,
+                                 order=1, cval=0) > 0.5   # order 1: warp's fast path
+    return np.repeat(np.repeat(ink, step, axis=0), step, axis=1)[:shape[0], :shape[1]]
+
+
+def find_page(image):
+    """The paper's outline where a page lies on a darker surround.
+
+    Inputs:  image as findLetters takes it.
+    Returns: (4, 2) float (x, y) corners in image pixels, clockwise from the top-left, or None when
+             no such paper is seen (the paper fills the photo, as on the handout's four pages).
+    """
+    image = np.asarray(image)
+    step = max(1, int(np.ceil(max(image.shape[:2]) / FIND_SIDE)))
+    small = skimage.filters.gaussian(_gray(image[::step, ::step]), sigma=2)
+    bright = scipy.ndimage.binary_opening(small > skimage.filters.threshold_otsu(small), skimage.morphology.disk(3))
+    labels = skimage.measure.label(bright)
+    if labels.max() == 0:
+        return None
+    paper = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
+    paper = scipy.ndimage.binary_fill_holes(paper)
+    if not PAPER_AREA[0] <= paper.mean() <= PAPER_AREA[1]:
+        return None
+    inside = paper & ~scipy.ndimage.binary_erosion(paper, skimage.morphology.disk(4))
+    outside = scipy.ndimage.binary_dilation(paper, skimage.morphology.disk(8)) & \
+        ~scipy.ndimage.binary_dilation(paper, skimage.morphology.disk(4))
+    if outside.sum() < 0.25 * inside.sum():  # the bright region's edge is mostly the frame's
+        return None
+    if np.median(small[outside]) > PAPER_CONTRAST * np.median(small[inside]):
+        return None
+    corners = _quadrilateral(paper)
+    if corners is None:
+        return None
+    return corners * step   # the copy took every step-th pixel
+
+
+def _quadrilateral(region):
+    """Four corners (x, y), clockwise from the top-left, of a four-sided region (h, w) bool: each
+    side a line fitted to the middle of its stretch of the outline. None if the region is no
+    quadrilateral (the fitted one overlaps it by under PAPER_FIT)."""
+    contour = max(skimage.measure.find_contours(np.pad(region, 1).astype(float), 0.5), key=len)[:, ::-1] - 1
+    hull = contour[scipy.spatial.ConvexHull(contour).vertices]
+    rough = np.array([hull[np.argmin(hull.sum(1))], hull[np.argmax(hull[:, 0] - hull[:, 1])],
+                      hull[np.argmax(hull.sum(1))], hull[np.argmax(hull[:, 1] - hull[:, 0])]])
+    lines = []
+    for a, b in zip(rough, np.roll(rough, -1, axis=0), strict=True):
+        direction = (b - a) / max(np.linalg.norm(b - a), 1e-9)
+        along = (contour - a) @ direction
+        across = (contour - a) @ np.array([-direction[1], direction[0]])
+        length = np.linalg.norm(b - a)
+        near = (along > 0.1 * length) & (along < 0.9 * length) & (np.abs(across) < 0.05 * length + 2)
+        if near.sum() < 5:
+            return None
+        points = contour[near]
+        centre = points.mean(0)
+        normal = np.linalg.svd(points - centre)[2][1]   # total least squares: the smallest direction
+        lines.append((normal, normal @ centre))
+    corners = []
+    for (n1, c1), (n2, c2) in zip(lines[-1:] + lines[:-1], lines, strict=True):   # side before, side after
+        corners.append(np.linalg.solve(np.array([n1, n2]), np.array([c1, c2])))
+    corners = np.array(corners)
+    fitted = skimage.draw.polygon2mask(region.shape, corners[:, ::-1])
+    if (fitted & region).sum() < PAPER_FIT * (fitted | region).sum():
+        return None
+    return corners
+
+
+def _straightened(image, outline):
+    """The paper cut out of the photo and made upright, in grey levels at WORK_SIDE (or the
+    paper's own size if smaller). Returns ((h, w) float image, transform upright (x, y) -> image (x, y))."""
+    top, right, bottom, left = (np.linalg.norm(outline[i] - outline[(i + 1) % 4]) for i in range(4))
+    size = np.array([(top + bottom) / 2, (left + right) / 2])   # (width, height) of the paper, image pixels
+    scale = min(1.0, WORK_SIDE / size.max())
+    width, height = np.maximum(1, np.round(size * scale)).astype(int)
+    upright = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float) - 0.5
+    inset = outline.mean(0) + (outline - outline.mean(0)) * (1 - 2 * PAPER_INSET)
+    to_image = skimage.transform.estimate_transform("projective", upright, inset)
+    step = max(1, int(1 / scale))   # a block-mean copy at about the paper's working size: no aliasing
+    reduced = _block_mean_gray(image, step)
+    to_reduced = _scaling(1 / step) @ to_image.params   # a 3x3 matrix: warp's fast path
+    return skimage.transform.warp(reduced, to_reduced, output_shape=(height, width), order=1, mode="edge"), to_image
+
+
+def _scaling(factor):
+    """The 3x3 matrix taking image pixel centres (x, y) to those of the image resized by factor
+    (a block mean of 1/factor, or an enlargement)."""
+    return np.array([[factor, 0, (factor - 1) / 2], [0, factor, (factor - 1) / 2], [0, 0, 1]])
+
+
+def _block_mean_gray(image, step):
+    """Grey levels in [0, 1] of the image averaged over step x step blocks: (H // step, W // step) float32."""
+    image = np.asarray(image)
+    if step > 1:
+        h, w = image.shape[0] // step * step, image.shape[1] // step * step
+        blocks = image[:h, :w].reshape(h // step, step, w // step, step, *image.shape[2:])
+        image = blocks.mean(axis=(1, 3), dtype=np.float32)
+        if np.issubdtype(blocks.dtype, np.integer):
+            image /= np.iinfo(blocks.dtype).max
+    return _gray(image)
 
 
 def _gray(image):

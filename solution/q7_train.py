@@ -64,12 +64,17 @@ def train_classifier(model, x, labels, *, epochs, batch_size, learning_rate, opt
 
 
 @torch.no_grad()
-def predict_classes(model, x, batch_size=512):
-    """The class each row of x (a float32 tensor as the model takes it) gets: (N,) int64 numpy array."""
+def class_probabilities(model, x, batch_size=512):
+    """The model's softmax output (N, C) for x (a float32 tensor as the model takes it), in eval mode: numpy."""
     model.eval()
     where = device()
     model.to(where)
-    return torch.cat([model(part.to(where)).argmax(dim=1).cpu() for part in x.split(batch_size)]).numpy()
+    return torch.cat([model(part.to(where)).softmax(dim=1).cpu() for part in x.split(batch_size)]).numpy()
+
+
+def predict_classes(model, x, batch_size=512):
+    """The class each row of x (a float32 tensor as the model takes it) gets: (N,) int64 numpy array."""
+    return class_probabilities(model, x, batch_size).argmax(axis=1)
 
 
 def load_nist36(data_dir):

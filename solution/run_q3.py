@@ -62,10 +62,14 @@ def plot_curves(history, out_dir):
     return tuple(paths)
 
 
+def class_probabilities(params, x):
+    """The trained network's softmax output (N, 36) for the rows of x (N, 1024)."""
+    return forward(forward(x, params, "layer1", sigmoid), params, "output", softmax)
+
+
 def predict(params, x):
     """Class indices (N,) the trained network gives the rows of x (N, 1024)."""
-    hidden = forward(x, params, "layer1", sigmoid)
-    return forward(hidden, params, "output", softmax).argmax(axis=1)
+    return class_probabilities(params, x).argmax(axis=1)
 
 
 def accuracy(params, x, y):
