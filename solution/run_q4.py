@@ -13,8 +13,8 @@ import numpy as np  # noqa: E402
 import skimage.io  # noqa: E402
 import skimage.morphology  # noqa: E402
 import skimage.transform  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from q4 import find_characters, findLetters  # noqa: E402
+from matplotlib.patches import Polygon, Rectangle  # noqa: E402
+from q4 import find_characters, find_page, findLetters  # noqa: E402
 from run_q3 import CLASS_NAMES, class_probabilities, predict  # noqa: E402
 
 SIDE = 32
@@ -160,8 +160,9 @@ def word_labels(probs, words, classes):
     return labels
 
 
-def plot_boxes(image, bboxes, path):
-    """Q4.3 the image with every box drawn on it; writes a PNG at path and returns path."""
+def plot_boxes(image, bboxes, path, outline=None):
+    """Q4.3 the image with every box drawn on it (red), and the paper's outline (4, 2) (x, y) if
+    given (cyan, as q4.find_page returns it); writes a PNG at path and returns path."""
     image = np.asarray(image)
     # Every k-th pixel is plenty for an 800 px figure, and spares matplotlib a 12-megapixel float copy.
     step = max(1, int(np.ceil(max(image.shape[:2]) / 1600)))
@@ -169,6 +170,8 @@ def plot_boxes(image, bboxes, path):
     ax.imshow(image[::step, ::step], cmap="gray", extent=(0, image.shape[1], image.shape[0], 0))
     for y1, x1, y2, x2 in np.asarray(bboxes).reshape(-1, 4):
         ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="red", linewidth=1))
+    if outline is not None:
+        ax.add_patch(Polygon(outline, closed=True, fill=False, edgecolor="cyan", linewidth=2))
     ax.axis("off")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -201,7 +204,7 @@ def main(argv=None):
     for path in sorted(Path(args.images).glob("*.jpg")):
         image = skimage.io.imread(path)
         bboxes, bw = findLetters(image)
-        plot_boxes(image, bboxes, out / f"q4_3_{path.stem}.png")
+        plot_boxes(image, bboxes, out / f"q4_3_{path.stem}.png", outline=find_page(image))
         plot_crops(to_nist_rows(bw, bboxes), out / f"q4_4_crops_{path.stem}.png")
         texts[path.name] = read_text(image, params)
         print(path.name, *texts[path.name], sep="\n  ")

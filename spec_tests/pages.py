@@ -4,6 +4,7 @@ and the text metrics of Q4.
 Ground truth: spec_tests/oracles/q4_ground_truth_boxes.json (boxes checked by eye) and the images and text
 in the shared data folder ($HW5_SHARED_DATA/images, default ../shared/data/images).
 """
+import io
 import json
 
 import numpy as np
@@ -12,6 +13,7 @@ import skimage.draw
 import skimage.io
 import skimage.morphology
 import skimage.transform
+from PIL import Image
 from rapidfuzz.distance import Levenshtein
 from scipy.optimize import linear_sum_assignment
 
@@ -97,10 +99,15 @@ def match_boxes(found, truth):
     return len(pairs) / len(truth), len(pairs) / len(found), pairs
 
 
+VARIANT_KINDS = ("rotated", "rotated_back", "smaller", "darker", "fainter", "noisier", "jpeg", "shaded")
+
+
 def variant(image, boxes, kind):
     """A harder photo of the same page and its ground-truth boxes: 'rotated' (3 degrees),
-    'darker' (60% of the light, paper shading kept), 'noisier' (Gaussian noise, sd 6% of the range),
-    'smaller' (half the size). Takes a uint8 or float image; returns (float32 image in [0, 1],
+    'rotated_back' (-2 degrees), 'darker' (60% of the light, paper shading kept), 'fainter' (half
+    the contrast), 'noisier' (Gaussian noise, sd 6% of the range), 'jpeg' (noise of sd 4%, then a
+    JPEG at quality 40), 'shaded' (the light falling from 100% to 45% across the page), 'smaller'
+    (half the size). Takes a uint8 or float image; returns (float32 image in [0, 1],
     boxes (N, 4) int). A page over VARIANT_PIXELS is scaled down to that size first, and the work is
     in single precision: a 12-megapixel photo in float64 would take 290 MB a copy."""
     boxes = np.asarray(boxes, dtype=float)
@@ -110,8 +117,8 @@ def variant(image, boxes, kind):
                           for c in range(image.shape[2])], axis=2)
         boxes = boxes * shrink
     pixels = skimage.img_as_float32(image)
-    if kind == "rotated":
-        angle = 3.0
+    if kind in ("rotated", "rotated_back"):
+        angle = 3.0 if kind == "rotated" else -2.0
         out = skimage.transform.rotate(pixels, angle, resize=True, mode="edge")
         # Rotate each box's corners about the image centre as rotate() does, then take their extent.
         h, w = pixels.shape[:2]
@@ -124,11 +131,19 @@ def variant(image, boxes, kind):
         boxes = np.stack([yr.min(1), xr.min(1), yr.max(1), xr.max(1)], axis=1)
     elif kind == "darker":
         out = pixels * np.float32(0.6)
-    elif kind == "noisier":
+    elif kind == "fainter":
+        out = np.float32(0.5) + (pixels - np.float32(0.5)) * np.float32(0.5)
+    elif kind in ("noisier", "jpeg"):
         noise = np.random.default_rng(0)
         out = pixels
         for channel in range(out.shape[2]):  # a channel at a time: one page-sized noise array is 50 MB
-            out[..., channel] += np.float32(0.06) * noise.standard_normal(out.shape[:2], dtype=np.float32)
+            out[..., channel] += np.float32(0.06 if kind == "noisier" else 0.04) * noise.standard_normal(out.shape[:2], dtype=np.float32)
+        if kind == "jpeg":
+            buffer = io.BytesIO()
+            Image.fromarray(skimage.img_as_ubyte(np.clip(out, 0, 1))).save(buffer, format="JPEG", quality=40)
+            out = skimage.img_as_float32(np.asarray(Image.open(buffer)))
+    elif kind == "shaded":
+        out = pixels * np.linspace(1.0, 0.45, pixels.shape[1], dtype=np.float32)[None, :, None]
     elif kind == "smaller":
         out = skimage.transform.rescale(pixels, 0.5, channel_axis=2, anti_aliasing=True)
         boxes = boxes * 0.5

@@ -1,0 +1,127 @@
+"""The reading table of docs/reading.md: how well a solution finds and reads the handout pages,
+altered copies of them and composed phone photos.
+
+    python benchmarks/q4_reading.py [--solution DIR] [--seeds 0 1 2] [--photos 8]
+
+For each image: the boxes findLetters finds (matched one-to-one to the truth at IoU >= 0.5), its
+time, and the character accuracy (1 - edit distance / characters, spaces ignored, case-folded,
+pooled over the images of a row) of
+  - MLP: read_text with the Q3 network (trained as the grader trains it: nist36-lite, 30 epochs,
+    np.random.seed(seed)), and with refine=True where the solution has it;
+  - CNN: q7_emnist.read_boxes with the Q7.1.4 network (trained on emnist-lite, torch seed = seed)
+    on findLetters' boxes in reading order (on the straightened page where the solution has
+    find_characters), and with refine=True where it has it.
+Rows: the four pages; their 28 altered copies (7 kinds of spec_tests.pages.variant); the composed
+12-megapixel photos (spec_tests/photos.py). Run it with `taskset -c 0` and OMP_NUM_THREADS=1 for
+one-core times. --solution points at another solution folder (an older reference) to compare.
+"""
+import argparse
+import importlib
+import inspect
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import skimage
+from rapidfuzz.distance import Levenshtein
+
+from autograde import REFERENCE_DIR
+from hw5data import emnist
+from hw5data.choose import nist36_data
+from spec_tests.pages import PAGES, load_page, match_boxes, variant
+from spec_tests.photos import composed_photo, standard_photos
+
+ALTERED = ("rotated", "rotated_back", "smaller", "darker", "fainter", "jpeg", "shaded")
+
+
+def images(photos):
+    """{row: [(label, image, true boxes, true lines)]}."""
+    pages = {name: load_page(name) for name in PAGES}
+    rows = {"the four handout pages": [(name, skimage.img_as_float32(p[0]), p[1], p[3]) for name, p in pages.items()]}
+    rows["28 altered copies"] = [(f"{name} {kind}", *variant(p[0], p[1], kind), p[3])
+                                 for name, p in pages.items() for kind in ALTERED]
+    rows[f"{photos} composed 12 MP photos"] = [
+        (f"{name} photo {k}", photo.image, photo.boxes, photo.lines)
+        for name, k in standard_photos()[:photos] for photo in [composed_photo(name, k)]]
+    return rows
+
+
+def errors(text_lines, truth_lines):
+    """(edit distance, true characters), spaces ignored, case-folded."""
+    text, truth = ("".join("".join(lines).split()).lower() for lines in (text_lines, truth_lines))
+    return Levenshtein.distance(text, truth), len(truth)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--solution", default=str(REFERENCE_DIR))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--photos", type=int, default=8)
+    parser.add_argument("--no-cnn", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(args.solution).resolve()))
+    q4, run_q3, run_q4 = (importlib.import_module(m) for m in ("q4", "run_q3", "run_q4"))
+    refine_mlp = "refine" in inspect.signature(run_q4.read_text).parameters
+    data = nist36_data(seed=0)
+    (x, y), (vx, vy) = data.splits["train"], data.splits["valid"]
+    networks = {}
+    for seed in args.seeds:
+        np.random.seed(seed)
+        networks[seed] = run_q3.train_nist36(x, y, vx, vy, epochs=30)[0]
+    models = {}
+    if not args.no_cnn:
+        import torch
+        import q7_emnist
+        torch.set_num_threads(1)
+        splits, _ = emnist.emnist_data()
+        for seed in args.seeds:
+            np.random.seed(seed)
+            torch.manual_seed(seed)
+            models[seed] = q7_emnist.build_model()
+            q7_emnist.train(models[seed], *splits["train"])
+        refine_cnn = "refine" in inspect.signature(q7_emnist.read_boxes).parameters
+    print(f"solution {args.solution}; seeds {args.seeds}; {data.description}")
+    for row, items in images(args.photos).items():
+        tally = {}
+        matched = found = true = 0
+        seconds = []
+        for label, image, boxes, truth in items:
+            started = time.perf_counter()
+            found_boxes, bw = q4.findLetters(image)
+            seconds.append(time.perf_counter() - started)
+            _, _, pairs = match_boxes(found_boxes, boxes)
+            matched, found, true = matched + len(pairs), found + len(found_boxes), true + len(boxes)
+            if hasattr(q4, "find_characters"):   # read on the straightened page
+                page = q4.find_characters(image)
+                read_boxes, read_bw = page.boxes, np.where(page.ink, 0.0, 1.0)
+            else:
+                read_boxes, read_bw = found_boxes, bw
+            order = [i for line in run_q4.group_lines(read_boxes) for i in line]
+            readers = {}
+            for seed, params in networks.items():
+                readers[f"MLP seed {seed}"] = lambda p=params: run_q4.read_text(image, p)
+                if refine_mlp:
+                    readers[f"MLP refined seed {seed}"] = lambda p=params: run_q4.read_text(image, p, refine=True)
+            for seed, model in models.items():
+                readers[f"CNN seed {seed}"] = lambda m=model: ["".join(q7_emnist.read_boxes(m, read_bw, read_boxes)[i] for i in order)]
+                if refine_cnn:
+                    readers[f"CNN refined seed {seed}"] = lambda m=model: [
+                        "".join(q7_emnist.read_boxes(m, read_bw, read_boxes, refine=True)[i] for i in order)]
+            for name, read in readers.items():
+                wrong, count = errors(read(), truth)
+                tally.setdefault(name, [0, 0])
+                tally[name][0] += wrong
+                tally[name][1] += count
+        print(f"\n{row}: boxes {matched} matched of {true} true ({found} found); findLetters "
+              f"{min(seconds):.2f}-{max(seconds):.2f} s an image (median {np.median(seconds):.2f})")
+        for name, (wrong, count) in tally.items():
+            print(f"  {name:24s} {1 - wrong / count:.1%}  ({wrong} edits in {count} characters)")
+        means = {}
+        for name, (wrong, count) in tally.items():
+            means.setdefault(name.rsplit(" seed", 1)[0], []).append(1 - wrong / count)
+        print("  mean over seeds: " + "; ".join(f"{k} {np.mean(v):.1%}" for k, v in means.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
