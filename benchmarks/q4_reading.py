@@ -53,6 +53,11 @@ def errors(text_lines, truth_lines):
     return Levenshtein.distance(text, truth), len(truth)
 
 
+def in_order(labels, order):
+    """The characters of labels (one per box) in reading order: a string."""
+    return "".join(labels[i] for i in order)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--solution", default=str(REFERENCE_DIR))
@@ -104,10 +109,10 @@ def main():
                 if refine_mlp:
                     readers[f"MLP refined seed {seed}"] = lambda p=params: run_q4.read_text(image, p, refine=True)
             for seed, model in models.items():
-                readers[f"CNN seed {seed}"] = lambda m=model: ["".join(q7_emnist.read_boxes(m, read_bw, read_boxes)[i] for i in order)]
+                readers[f"CNN seed {seed}"] = lambda m=model: [in_order(q7_emnist.read_boxes(m, read_bw, read_boxes), order)]
                 if refine_cnn:
                     readers[f"CNN refined seed {seed}"] = lambda m=model: [
-                        "".join(q7_emnist.read_boxes(m, read_bw, read_boxes, refine=True)[i] for i in order)]
+                        in_order(q7_emnist.read_boxes(m, read_bw, read_boxes, refine=True), order)]
             for name, read in readers.items():
                 wrong, count = errors(read(), truth)
                 tally.setdefault(name, [0, 0])

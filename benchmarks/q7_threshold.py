@@ -4,12 +4,16 @@
 
 Trains each question's reference model SEEDS times (seeds 1..SEEDS: np.random and torch) on the
 data the grader uses and prints the mean, sd, min and max of the accuracy the grader computes.
+Q7.1.4's pages are read three ways: `plain` (the reference's crops until issue #19, frozen here:
+the page bars are this pipeline's), `reference` (read_boxes) and `refined` (read_boxes(refine=True)).
 """
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import skimage.filters
+import skimage.transform
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "solution"))
@@ -48,6 +52,24 @@ def _pages():
     return {name: (loaded[name][3], *found.boxes[name], found.bw[name].astype(np.float32)) for name in PAGES}
 
 
+def plain_crop_to_emnist(ink, side=28, margin=2):
+    """The reference's crop until issue #19, on which the page bars of spec_tests/test_q7_emnist.py
+    are calibrated: blurred, the glyph's box centred in a square with a 2-pixel margin, resized to
+    28 x 28, white on black, transposed. ink (H, W) in [0, 1], ink = 1 -> (28, 28) uint8."""
+    ink = skimage.filters.gaussian(ink, sigma=max(1.0, max(ink.shape) / 64))
+    rows, cols = np.nonzero(ink > 0.1)
+    if len(rows) == 0:
+        return np.zeros((side, side), dtype=np.uint8)
+    glyph = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    square = np.zeros((max(glyph.shape),) * 2)
+    top, left = (square.shape[0] - glyph.shape[0]) // 2, (square.shape[1] - glyph.shape[1]) // 2
+    square[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    canvas = np.zeros((side, side))
+    canvas[margin:-margin, margin:-margin] = skimage.transform.resize(square, (side - 2 * margin,) * 2, order=3, anti_aliasing=True)
+    canvas = np.clip(canvas / max(canvas.max(), 1e-6), 0, 1)
+    return np.round(canvas * 255).astype(np.uint8).T
+
+
 def measure(question, seed):
     """{measure name: value} of the reference on the grader's data for one question and seed."""
     np.random.seed(seed)
@@ -67,8 +89,11 @@ def measure(question, seed):
         model, _, test = _trained(q7_emnist, splits["train"], splits["test"])
         found = {"test": test}
         for name, (truth, boxes, order, bw) in _once("pages", _pages).items():
-            read = q7_emnist.read_boxes(model, bw, boxes)
-            found[name] = char_accuracy(["".join(read[i] for i in order).lower()], [t.lower() for t in truth])
+            plain = "".join(q7_emnist.CLASSES[k] for k in q7_emnist.predict(model, np.array([
+                plain_crop_to_emnist(1.0 - bw[y1:y2, x1:x2]) for y1, x1, y2, x2 in boxes])))
+            for reader, read in (("plain", plain), ("reference", q7_emnist.read_boxes(model, bw, boxes)),
+                                 ("refined", q7_emnist.read_boxes(model, bw, boxes, refine=True))):
+                found[f"{name} {reader}"] = char_accuracy(["".join(read[i] for i in order).lower()], [t.lower() for t in truth])
         return found
     folder = q7.flowers_folder()
     paths, labels = flowers17.labelled_files(folder / "test")

@@ -10,7 +10,9 @@ charged in Q4 only) go to the submission's read_boxes, which returns one charact
 grader puts them in the reference's reading order and scores them with Q4.4's character accuracy,
 case-folded (EMNIST has lower-case classes, the truth is written in capitals).
 
-Bars (`python benchmarks/q7_threshold.py 10 7.1.4`): the reference's mean - 6 sd, see below.
+Bars (`python benchmarks/q7_threshold.py 10 7.1.4`): mean - 6 sd of the reference network read with
+the `plain` crops (the reference's until issue #19, frozen in the benchmark, so a stronger
+reference does not raise them), see below.
 """
 import numpy as np
 import pytest
@@ -23,12 +25,14 @@ from spec_tests.submission import BuiltInWorker
 question = pytest.mark.question
 CLASSES = 47
 KEPT = "q7-emnist"
-# Reference over 10 seeds on emnist-lite v1 (benchmarks/q7_threshold.py), mean (sd): test accuracy
-# 0.8128 (0.0100); pages, case-folded, on the reference's boxes: 01_list 0.881 (0.033), 02_letters
-# 0.797 (0.037), 03_haiku 0.844 (0.039), 04_deep 0.893 (0.062). Bars: mean - 6 sd, so a submission
-# as good as the reference misses one of the five with probability about 5e-9 (normal spread).
+# Reference over 10 seeds on emnist-lite v1 (benchmarks/q7_threshold.py, re-measured 2026-12-04 for
+# issue #19), mean (sd): test accuracy 0.8168 (0.0100); pages, case-folded, on the reference's boxes,
+# plain crops: 01_list 0.879 (0.032), 02_letters 0.794 (0.049), 03_haiku 0.835 (0.040), 04_deep
+# 0.893 (0.040). Bars: at most mean - 6 sd, so a submission as good as that pipeline misses one of
+# the five with probability about 5e-9 (normal spread). The re-measurement moved 02_letters (0.57 ->
+# 0.49) and 03_haiku (0.61 -> 0.59) down to their mean - 6 sd; a bar is never raised by one.
 TEST_BAR = 0.75
-PAGE_BAR = {"01_list.jpg": 0.68, "02_letters.jpg": 0.57, "03_haiku.jpg": 0.61, "04_deep.jpg": 0.52}
+PAGE_BAR = {"01_list.jpg": 0.68, "02_letters.jpg": 0.49, "03_haiku.jpg": 0.59, "04_deep.jpg": 0.52}
 
 
 @pytest.fixture(scope="module", autouse=True)
