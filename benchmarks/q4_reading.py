@@ -76,8 +76,8 @@ def main():
         networks[seed] = run_q3.train_nist36(x, y, vx, vy, epochs=30)[0]
     models = {}
     if not args.no_cnn:
-        import torch
         import q7_emnist
+        import torch
         torch.set_num_threads(1)
         splits, _ = emnist.emnist_data()
         for seed in args.seeds:
@@ -91,7 +91,7 @@ def main():
         tally = {}
         matched = found = true = 0
         seconds = []
-        for label, image, boxes, truth in items:
+        for _label, image, boxes, truth in items:
             started = time.perf_counter()
             found_boxes, bw = q4.findLetters(image)
             seconds.append(time.perf_counter() - started)
@@ -103,18 +103,18 @@ def main():
             else:
                 read_boxes, read_bw = found_boxes, bw
             order = [i for line in run_q4.group_lines(read_boxes) for i in line]
-            readers = {}
+            readings = {}
             for seed, params in networks.items():
-                readers[f"MLP seed {seed}"] = lambda p=params: run_q4.read_text(image, p)
+                readings[f"MLP seed {seed}"] = run_q4.read_text(image, params)
                 if refine_mlp:
-                    readers[f"MLP refined seed {seed}"] = lambda p=params: run_q4.read_text(image, p, refine=True)
+                    readings[f"MLP refined seed {seed}"] = run_q4.read_text(image, params, refine=True)
             for seed, model in models.items():
-                readers[f"CNN seed {seed}"] = lambda m=model: [in_order(q7_emnist.read_boxes(m, read_bw, read_boxes), order)]
+                readings[f"CNN seed {seed}"] = [in_order(q7_emnist.read_boxes(model, read_bw, read_boxes), order)]
                 if refine_cnn:
-                    readers[f"CNN refined seed {seed}"] = lambda m=model: [
-                        in_order(q7_emnist.read_boxes(m, read_bw, read_boxes, refine=True), order)]
-            for name, read in readers.items():
-                wrong, count = errors(read(), truth)
+                    readings[f"CNN refined seed {seed}"] = [
+                        in_order(q7_emnist.read_boxes(model, read_bw, read_boxes, refine=True), order)]
+            for name, lines in readings.items():
+                wrong, count = errors(lines, truth)
                 tally.setdefault(name, [0, 0])
                 tally[name][0] += wrong
                 tally[name][1] += count
