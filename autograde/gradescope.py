@@ -97,6 +97,8 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False,
     else:
         _, nist36 = nist36_lite.cached(seed=0)
         target, which = f"data/cache/{nist36.name}", f"nist36-lite ({nist36.name})"
+    from spec_tests.pages import PAGES
+    from spec_tests.photos import cached_photo_file
     extra = _torch_data() if torch else {}
     out_zip = Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +113,9 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False,
         _add_tree(archive, nist36, target)
         for name, source in extra.items():
             _add_tree(archive, source, name)
+        for page in PAGES:   # Q4.2's phone photos, composed here once rather than in every grading
+            photo = cached_photo_file(page)
+            _add_tree(archive, photo, f"data/cache/composed-photos/{photo.name}")
     if torch:
         which += "; Q7: mnist-lite, emnist-lite, flowers17 and SqueezeNet's weights"
     return {"zip": out_zip, "data": which, "bytes": out_zip.stat().st_size}

@@ -9,8 +9,8 @@ pooled over the images of a row) of
   - MLP: read_text with the Q3 network (trained as the grader trains it: nist36-lite, 30 epochs,
     np.random.seed(seed)), and with refine=True where the solution has it;
   - CNN: q7_emnist.read_boxes with the Q7.1.4 network (trained on emnist-lite, torch seed = seed)
-    on findLetters' boxes in reading order (on the straightened page where the solution has
-    find_characters), and with refine=True where it has it.
+    on the boxes read_text reads (run_q4.letters_to_read where the solution has it, else
+    findLetters'), in reading order, and with the boxes' words (refined) where it takes them.
 Rows: the four pages; their 28 altered copies (7 kinds of spec_tests.pages.variant); the composed
 12-megapixel photos (spec_tests/photos.py). Run it with `taskset -c 0` and OMP_NUM_THREADS=1 for
 one-core times. --solution points at another solution folder (an older reference) to compare.
@@ -85,7 +85,7 @@ def main():
             torch.manual_seed(seed)
             models[seed] = q7_emnist.build_model()
             q7_emnist.train(models[seed], *splits["train"])
-        refine_cnn = "refine" in inspect.signature(q7_emnist.read_boxes).parameters
+        refine_cnn = "words" in inspect.signature(q7_emnist.read_boxes).parameters
     print(f"solution {args.solution}; seeds {args.seeds}; {data.description}")
     for row, items in images(args.photos).items():
         tally = {}
@@ -97,11 +97,8 @@ def main():
             seconds.append(time.perf_counter() - started)
             _, _, pairs = match_boxes(found_boxes, boxes)
             matched, found, true = matched + len(pairs), found + len(found_boxes), true + len(boxes)
-            if hasattr(q4, "find_characters"):   # read on the straightened page
-                page = q4.find_characters(image)
-                read_boxes, read_bw = page.boxes, np.where(page.ink, 0.0, 1.0)
-            else:
-                read_boxes, read_bw = found_boxes, bw
+            # what read_text reads (on the straightened paper where the solution has that)
+            read_boxes, read_bw = run_q4.letters_to_read(image) if hasattr(run_q4, "letters_to_read") else (found_boxes, bw)
             order = [i for line in run_q4.group_lines(read_boxes) for i in line]
             readings = {}
             for seed, params in networks.items():
@@ -111,8 +108,9 @@ def main():
             for seed, model in models.items():
                 readings[f"CNN seed {seed}"] = [in_order(q7_emnist.read_boxes(model, read_bw, read_boxes), order)]
                 if refine_cnn:
+                    words = run_q4.line_words(read_boxes, run_q4.group_lines(read_boxes))
                     readings[f"CNN refined seed {seed}"] = [
-                        in_order(q7_emnist.read_boxes(model, read_bw, read_boxes, refine=True), order)]
+                        in_order(q7_emnist.read_boxes(model, read_bw, read_boxes, words=words), order)]
             for name, lines in readings.items():
                 wrong, count = errors(lines, truth)
                 tally.setdefault(name, [0, 0])

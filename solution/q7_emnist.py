@@ -11,6 +11,7 @@ import skimage.transform
 import torch
 from q7_cnn import small_cnn
 from q7_train import class_probabilities, plot_history, predict_classes, seed_everything, train_classifier
+from words import word_labels
 
 EPOCHS, BATCH_SIZE, LEARNING_RATE = 12, 64, 1e-3
 SIDE, MARGIN = 28, 2
@@ -18,7 +19,7 @@ EMNIST_STROKE = 3.0    # px at 28x28: a page's pen lines (1.5-2 px there) are th
 # EMNIST Balanced's 47 labels (emnist-balanced-mapping.txt; torchvision's EMNIST.classes): digits,
 # capitals, and the 11 lower-case letters that do not look like their capital.
 CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
-# read_boxes(refine=True): the (margin, blur) variants of each crop whose probabilities are averaged
+# read_boxes(words=...): the (margin, blur) variants of each crop whose probabilities are averaged
 REFINE_VARIANTS = tuple((margin, blur) for margin in (1, 2, 3) for blur in (1 / 64, 1 / 32))
 
 
@@ -72,26 +73,24 @@ def crop_to_emnist(ink, margin=MARGIN, blur=1 / 64):
     return np.round(canvas * 255).astype(np.uint8).T
 
 
-def read_boxes(model, bw, bboxes, refine=False):
+def read_boxes(model, bw, bboxes, words=None):
     """Q7.1.4 the character in each box of a page.
 
     Inputs:  bw (H, W) in [0, 1], ink 0 (as findLetters returns it); bboxes (N, 4) [y1, x1, y2, x2];
-             refine: beyond the handout (docs/reading.md): each character read in REFINE_VARIANTS
-             of its crop, probabilities averaged, and each word (run_q4.line_words) read as all
-             letters or all digits, whichever its characters make likelier.
+             words: beyond the handout (docs/reading.md): the boxes' words, lines of words of box
+             indices (run_q4.line_words); given, each character is read in REFINE_VARIANTS of its
+             crop, probabilities averaged, and each word as all letters or all digits.
     Returns: a string of N characters, one per box, in the boxes' order.
     """
     bw = np.asarray(bw, dtype=np.float32)
-    bboxes = np.asarray(bboxes).reshape(-1, 4)
-    inks = [1.0 - bw[y1:y2, x1:x2] for y1, x1, y2, x2 in bboxes]
+    inks = [1.0 - bw[y1:y2, x1:x2] for y1, x1, y2, x2 in np.asarray(bboxes).reshape(-1, 4)]
     if len(inks) == 0:
         return ""
-    if not refine:
+    if words is None:
         return "".join(CLASSES[k] for k in predict(model, np.array([crop_to_emnist(ink) for ink in inks])))
-    from run_q4 import group_lines, line_words, word_labels
     crops = np.array([crop_to_emnist(ink, *variant) for ink in inks for variant in REFINE_VARIANTS])
     probs = class_probabilities(model, as_tensor(crops)).reshape(len(inks), len(REFINE_VARIANTS), -1).mean(axis=1)
-    return "".join(word_labels(probs, line_words(bboxes, group_lines(bboxes)), CLASSES))
+    return "".join(word_labels(probs, words, CLASSES))
 
 
 def main(argv=None):

@@ -16,6 +16,7 @@ import skimage.transform  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 from q4 import find_characters, find_page, findLetters  # noqa: E402
 from run_q3 import CLASS_NAMES, class_probabilities, predict  # noqa: E402
+from words import word_labels  # noqa: E402
 
 SIDE = 32
 # NIST rows hold the character's box scaled to about 24 of the 32 rows (23.7 on average, measured on
@@ -29,7 +30,6 @@ SPACE_HEIGHTS, SPACE_GAPS = 1.1, 2.0
 # read_text(refine=True), beyond the handout's recipe: each character is read in these variants of
 # its crop (glyph height, stroke width) and their class probabilities averaged.
 REFINE_VARIANTS = tuple((height, stroke) for height in (22, 24, 26) for stroke in (MIN_STROKE, 3.5))
-DIGITS = frozenset("0123456789")
 
 
 def group_lines(bboxes):
@@ -118,9 +118,19 @@ def to_nist_rows(bw, bboxes):
                     ).reshape(-1, SIDE * SIDE)
 
 
+def letters_to_read(image):
+    """The boxes and bw read_text reads: findLetters' (the handout's flow), or, where find_page
+    sees the paper lying on a darker surround, those of the straightened paper (upright crops).
+    Returns (bboxes (N, 4), bw (h, w) float in [0, 1], ink 0)."""
+    if find_page(image) is None:
+        return findLetters(image)
+    page = find_characters(image)
+    return page.boxes, np.where(page.ink, 0.0, 1.0)
+
+
 def read_text(image, params, refine=False):
-    """Q4.4 the text on a page: findLetters (on the straightened page), group_lines, to_nist_rows,
-    the Q3 network.
+    """Q4.4 the text on a page: findLetters (on the straightened paper where the photo shows a
+    surround: letters_to_read), group_lines, to_nist_rows, the Q3 network.
 
     Inputs:  image (H, W, 3); params: a trained Q3 network ('layer1', 'output');
              refine: beyond the handout's recipe (the leaderboard's baseline, docs/reading.md):
@@ -128,8 +138,7 @@ def read_text(image, params, refine=False):
              word read as all letters or all digits, whichever its characters make likelier.
     Returns: list of strings, one per line of text, top to bottom, words separated by spaces.
     """
-    page = find_characters(image)
-    bboxes, bw = page.boxes, np.where(page.ink, 0.0, 1.0)
+    bboxes, bw = letters_to_read(image)
     if len(bboxes) == 0:
         return []
     lines = group_lines(bboxes)
@@ -141,23 +150,6 @@ def read_text(image, params, refine=False):
     probs = class_probabilities(params, rows).reshape(len(crops), len(REFINE_VARIANTS), -1).mean(axis=1)
     labels = word_labels(probs, words, CLASS_NAMES)
     return [" ".join("".join(labels[i] for i in word) for word in line) for line in words]
-
-
-def word_labels(probs, words, classes):
-    """Each box's character, every word read as all digits or all non-digits (letters).
-
-    Inputs:  probs (N, C) class probabilities; words as line_words gives them; classes: C characters.
-    Returns: list of N characters: within each word, the likelier kind (the sum over its characters
-             of the log of the best probability of that kind), then each box's best of that kind.
-    """
-    digit = np.array([c in DIGITS for c in classes])
-    logs = np.log(np.maximum(probs, 1e-12))
-    labels = [""] * len(probs)
-    for word in (word for line in words for word in line):
-        kind = digit if logs[word][:, digit].max(1).sum() > logs[word][:, ~digit].max(1).sum() else ~digit
-        for i in word:
-            labels[i] = classes[int(np.argmax(np.where(kind, probs[i], -1)))]
-    return labels
 
 
 def plot_boxes(image, bboxes, path, outline=None):

@@ -31,6 +31,7 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
                 "suite/solution/nn.py", "suite/sandbox/worker.py", "suite/spec_tests/oracles/q4_ground_truth_boxes.json",
                 "data/shared/images/ground_truth.json"} <= names
         assert not any("__pycache__" in n or n.startswith("suite/fixtures/submissions") for n in names)
+        assert sum(n.startswith("data/cache/composed-photos/") and n.endswith(".jpg") for n in names) == 4   # Q4.2's photos
         assert all(archive.getinfo(n).external_attr >> 16 & 0o111 for n in ("setup.sh", "run_autograder"))
         archive.extractall(root / "source")
         assert "apt-get install -y -qq bubblewrap" in archive.read("setup.sh").decode()
