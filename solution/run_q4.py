@@ -148,8 +148,7 @@ def read_text(image, params, refine=False):
     crops = [1.0 - bw[y1:y2, x1:x2] for y1, x1, y2, x2 in bboxes]
     rows = np.array([nist_row(crop, *variant) for crop in crops for variant in REFINE_VARIANTS])
     probs = class_probabilities(params, rows).reshape(len(crops), len(REFINE_VARIANTS), -1).mean(axis=1)
-    labels = word_labels(probs, words, CLASS_NAMES)
-    return [" ".join("".join(labels[i] for i in word) for word in line) for line in words]
+    return lines_text(bboxes, lines, word_labels(probs, words, CLASS_NAMES))
 
 
 def plot_boxes(image, bboxes, path, outline=None):

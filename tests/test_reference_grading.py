@@ -80,7 +80,7 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     proc, results, report, folder = reference_run
     figures = sorted((folder / "report_figures").glob("*.png"))
     assert [f.name for f in figures] == ["q3.1.1-1.png", "q3.1.1-2.png", "q3.1.2-1.png", "q3.1.2-2.png",
-                                         "q3.1.3-1.png", "q3.1.3-2.png", "q3.1.4-1.png",
+                                         "q3.1.3-1.png", "q3.1.3-2.png", "q3.1.4-1.png", "q4.2-1.png",
                                          *(f"q4.3-{n}.png" for n in range(1, 9)), "q4.4-1.png",
                                          "q5.2-1.png", "q5.3.1-1.png", "q6.2-1.png"]
     for figure in figures:
@@ -89,6 +89,7 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     assert "Q3.1.2: best network (lr 0.01): test accuracy" in results["output"]
     assert "Q3.1.4 most confused pairs: " in proc.stdout
     assert "04_deep.jpg: 41 boxes for 41 characters; recall 100.0%, precision 100.0%" in report
+    assert "phone photos: 246 boxes for 246 characters; recall 100.0%, precision 100.0%" in report
     assert "  truth: DEEP LEARNING / DEEPER LEARNING / DEEPEST LEARNING" in report
     assert "its findLetters' boxes read by the reference's crops and network: characters" in report
     assert "mean validation PSNR " in report and "learned parameters: autoencoder 68704, PCA 33792" in report
