@@ -99,9 +99,6 @@ def match_boxes(found, truth):
     return len(pairs) / len(truth), len(pairs) / len(found), pairs
 
 
-VARIANT_KINDS = ("rotated", "rotated_back", "smaller", "darker", "fainter", "noisier", "jpeg", "shaded")
-
-
 def variant(image, boxes, kind):
     """A harder photo of the same page and its ground-truth boxes: 'rotated' (3 degrees),
     'rotated_back' (-2 degrees), 'darker' (60% of the light, paper shading kept), 'fainter' (half

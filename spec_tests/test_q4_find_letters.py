@@ -233,7 +233,7 @@ def test_find_letters_on_darker_and_noisier_photos(q4, show_finding):
 
 @question("4.2")
 def test_find_letters_on_phone_photos(q4, tmp_path, show_finding, show_figure):
-    """The four pages photographed lying on a dark desk or cloth (composed: turned 6-19 degrees, some perspective, 12 MP JPEG): recall and precision >= 90% pooled"""
+    """The four pages photographed lying on a dark desk or cloth (composed: turned 6-16 degrees, some perspective, 12 MP JPEG): recall and precision >= 90% pooled"""
     matched = found_count = true_count = 0
     for name in PAGES:
         photo = composed_photo(name, 0)
