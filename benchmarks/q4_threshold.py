@@ -12,8 +12,8 @@ the crops of the 246 ground-truth boxes. Crop recipes, each on findLetters' bw:
   - thickened: plain, with the strokes thickened after looking at the crops
     (fixtures/students/crops_square_pad_resize);
   - reference: the reference's to_nist_rows (sized like NIST rows: 24 rows high, at most 28 wide).
-The reference's own read_text (on the straightened page) and read_text(refine=True) are measured
-beside them.
+On these pages the reference's read_text reads findLetters' output with the `reference` crops;
+read_text(refine=True) is measured beside them.
 """
 import argparse
 import sys
@@ -86,19 +86,19 @@ def handout_to_nist_rows(bw, bboxes, glyph=24, nist_stroke=3.5):
     return np.array(rows).reshape(-1, SIDE * SIDE)
 
 
-def read_with(crop, image, params):
-    """The handout's pipeline with a crop recipe: findLetters, crop(bw, boxes), the Q3 network,
-    group_lines, lines_text. Returns the page's lines of text."""
-    bboxes, bw = findLetters(image)
+def read_with(crop, found, params):
+    """The handout's pipeline with a crop recipe on findLetters' output found = (bboxes, bw):
+    crop(bw, boxes), the Q3 network, group_lines, lines_text. Returns the page's lines of text."""
+    bboxes, bw = found
     labels = [run_q3.CLASS_NAMES[k] for k in run_q3.predict(params, crop(bw, bboxes))]
     return run_q4.lines_text(bboxes, run_q4.group_lines(bboxes), labels)
 
 
 RECIPES = {"handout": handout_to_nist_rows, "plain": plain_to_nist_rows, "thickened": thickened_to_nist_rows,
            "reference": run_q4.to_nist_rows}
-READERS = {**{recipe: lambda image, params, crop=crop: read_with(crop, image, params) for recipe, crop in RECIPES.items()},
-           "reference read_text": run_q4.read_text,
-           "reference read_text(refine=True)": lambda image, params: run_q4.read_text(image, params, refine=True)}
+# On these pages (no paper on a surround) read_text reads findLetters' output, as the `reference` recipe does.
+READERS = {**{recipe: lambda page, params, crop=crop: read_with(crop, page[1], params) for recipe, crop in RECIPES.items()},
+           "reference read_text(refine=True)": lambda page, params: run_q4.read_text(page[0], params, refine=True)}
 
 
 def main(seeds):
@@ -106,8 +106,9 @@ def main(seeds):
     (x, y), (vx, vy) = data.splits["train"], data.splits["valid"]
     pages = {name: load_page(name) for name in PAGES}
     photos = {name: skimage.img_as_float32(page[0]) for name, page in pages.items()}
+    found = {name: findLetters(photo) for name, photo in photos.items()}   # deterministic: once, not per seed
     labels = np.array(list("".join(page[2] for page in pages.values())))
-    crops = {recipe: np.concatenate([crop(findLetters(page[0])[1], page[1]) for page in pages.values()])
+    crops = {recipe: np.concatenate([crop(found[name][1], page[1]) for name, page in pages.items()])
              for recipe, crop in RECIPES.items()}
     chars = {reader: {n: [] for n in PAGES} for reader in READERS}
     crop_acc = {recipe: [] for recipe in RECIPES}
@@ -118,7 +119,7 @@ def main(seeds):
             crop_acc[recipe].append(np.mean(np.array(list(run_q3.CLASS_NAMES))[run_q3.predict(params, crops[recipe])] == labels))
         for reader, read in READERS.items():
             for name, (_, _, _, truth) in pages.items():
-                chars[reader][name].append(char_accuracy(read(photos[name], params), truth))
+                chars[reader][name].append(char_accuracy(read((photos[name], found[name]), params), truth))
         print(f"seed {seed}: " + "; ".join(f"{r} {np.mean([chars[r][n][-1] for n in PAGES]):.3f}" for r in READERS), flush=True)
     print(data.description)
     for reader in READERS:

@@ -58,7 +58,7 @@ def find_characters(image):
     outline = find_page(image)
     if outline is None:  # the paper fills the photo: the whole photo, at WORK_SIDE
         gray = _gray(image)
-        scale = min(1.0, WORK_SIDE / max(gray.shape))
+        scale = _work_scale(gray.shape)
         small = skimage.transform.rescale(gray, scale, anti_aliasing=True) if scale < 1 else gray
         ink = _ink(small)
         return Page(ink, _character_boxes(ink), skimage.transform.AffineTransform(scale=1 / scale), None)
@@ -70,7 +70,7 @@ def find_characters(image):
 def page_boxes_in_image(page, shape):
     """A Page's boxes in the image's pixels: (N, 4) int [y1, x1, y2, x2], within shape (H, W)."""
     if page.outline is None:  # a scaling of the whole photo
-        scale = min(1.0, WORK_SIDE / max(shape))   # as find_characters computed it
+        scale = _work_scale(shape)
         boxes = page.boxes.reshape(-1, 4)
         if scale < 1:
             boxes = np.round(boxes / scale).astype(int)
@@ -90,7 +90,7 @@ def page_ink_in_image(page, shape):
     """A Page's ink mask in the image's pixels, (H, W) bool: each image pixel takes the nearest
     upright pixel (mapped at a reduced size first where the image is large, then enlarged)."""
     if page.outline is None:  # a scaling: index the rows and columns
-        scale = min(1.0, WORK_SIDE / max(shape))
+        scale = _work_scale(shape)
         if scale == 1:
             return page.ink
         rows = np.minimum((np.arange(shape[0]) * scale).astype(int), page.ink.shape[0] - 1)
@@ -103,6 +103,11 @@ def page_ink_in_image(page, shape):
     ink = skimage.transform.warp(page.ink.astype(np.float32), small_to_upright, output_shape=small_shape,
                                  order=1, cval=0) > 0.5   # order 1: warp's fast path
     return np.repeat(np.repeat(ink, step, axis=0), step, axis=1)[:shape[0], :shape[1]]
+
+
+def _work_scale(shape):
+    """The factor a whole photo of this (H, W) shape is analysed at: its long side to WORK_SIDE, never enlarged."""
+    return min(1.0, WORK_SIDE / max(shape[:2]))
 
 
 def find_page(image):

@@ -90,8 +90,9 @@ def test_word_labels_reads_each_word_as_all_letters_or_all_digits(reference_q4):
 
 @needs_images
 def test_read_text_refined_reads_the_four_pages_better_than_the_handout_recipe(reference_q4):
-    """With the grader's network (seed 0, cached by the Q4.4 checks): pooled character accuracy
-    92.7% refined against 84.6% (benchmarks/q4_reading.py); a refinement that costs accuracy fails."""
+    """With the grader's network (seed 0; trained once, then read from the reference-reading cache):
+    pooled character accuracy 92.7% refined against 84.6% (benchmarks/q4_reading.py); a
+    refinement that costs accuracy fails."""
     from spec_tests.pages import char_accuracy
     from spec_tests.reference import reference_reading
     _, run_q4 = reference_q4
