@@ -13,18 +13,18 @@ from rich.markup import escape
 from rich.progress import Progress
 
 from autograde import REFERENCE_DIR
-from autograde.batch import grade_batch, still_to_grade, write_gradebook
-from autograde.cluster import JOBQUEUE, ClusterError, DaskEngine
-from autograde.export import add_export_arguments, export_main
+from autograde.course.batch import grade_batch, still_to_grade, write_gradebook
+from autograde.course.cluster import JOBQUEUE, ClusterError, DaskEngine
+from autograde.course.export import add_export_arguments, export_main
+from autograde.course.rescore import rescore_folder
+from autograde.course.similarity import add_similarity_arguments, similarity_main
 from autograde.gradescope import build_autograder_zip
 from autograde.grading import grade
 from autograde.intake import SubmissionError
 from autograde.record import RecordError, write_record
 from autograde.reports import print_table, write_report
-from autograde.rescore import rescore_folder
 from autograde.results import failed_everything
 from autograde.rubric import RubricError, load_rubric, resolve_rubric
-from autograde.similarity import add_similarity_arguments, similarity_main
 from autograde.starter import write_starter
 from sandbox.processes import end_stray_children
 

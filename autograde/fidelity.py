@@ -86,7 +86,36 @@ def render(rubric=None, strict=None):
         else:
             lines += [f"- evidence: `{name}`" for name in q.evidence]
         lines.append("")
+    lines += _items_section(rubric)
     return "\n".join(lines)
+
+
+ITEMS_PREAMBLE = """## The rubric items of the questions a person grades
+
+A grader ticks items (Gradescope's negative scoring): the score is the question's points plus the
+points of the items ticked and any adjustment, kept within [0, points]. Each item enforces the
+handout sentence quoted beside it. An item suggested by an evidence check is pre-selected when that
+check fails, for the grader to confirm or untick; the note is shown to graders only.
+"""
+
+
+def _items_section(rubric):
+    """The Markdown lines listing each manual question's rubric items (id, points, text, cites,
+    suggested_by, note); [] when no question has items."""
+    questions = [q for q in rubric.questions if q.items]
+    if not questions:
+        return []
+    lines = [ITEMS_PREAMBLE]
+    for q in questions:
+        lines += [f"### Q{q.id} {q.title} ({q.points:g} point{'' if q.points == 1 else 's'})", "",
+                  "| item | pt | the student sees | enforces | suggested by | note for graders |",
+                  "|---|--:|---|---|---|---|"]
+        for item in q.items:
+            suggested = ", ".join(f"`{name}`" for name in item.suggested_by)
+            lines.append(f"| `{item.id}` | {item.points:+g} | {_cell(item.text)} | {_cell(item.cites)} | "
+                         f"{suggested} | {_cell(item.note)} |")
+        lines.append("")
+    return lines
 
 
 def _cell(text):

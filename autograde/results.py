@@ -85,6 +85,24 @@ class QuestionResult:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ManualGrade:
+    """A person's grade of a question the tests cannot grade (the review app's, autograde/course/review_store.py)."""
+    score: float
+    items: tuple = ()        # (item id, points in force, the text the student sees) of each applied item
+    adjustment: float = 0.0
+    comment: str = ""
+    grader: str = ""
+    at: str = ""
+
+    def lines(self):
+        """The grade as lines of text for the student: each applied item, the adjustment, the comment."""
+        lines = [f"{points:+g} {text}" for _, points, text in self.items]
+        lines += [f"{self.adjustment:+g} adjustment"] if self.adjustment else []
+        lines += [f"comment: {self.comment}"] if self.comment.strip() else []
+        return lines or ["full marks"]
+
+
 LIBRARIES = ("numpy", "scipy", "scikit-image", "matplotlib", "PyWavelets", "torch", "torchvision")
 
 
@@ -119,6 +137,16 @@ class GradingResults:
     runs: dict = field(default_factory=dict)       # question id -> (QuestionRun, time limit): what record.py keeps
     base_notices: list = field(default_factory=list)  # the notices before scoring added the findings'
     failure: str = ""                              # why nothing could be graded (failed_everything), else ""
+    manual: dict = field(default_factory=dict)     # question id -> ManualGrade: what people gave (a batch's review)
+
+    @property
+    def manual_score(self):
+        """The points people gave so far (the questions a person grades that have a grade)."""
+        return sum(self.manual[r.question.id].score for r in self.questions if r.question.id in self.manual)
+
+    def manual_grade(self, qid):
+        """The ManualGrade of a question a person grades, or None: not graded yet."""
+        return self.manual.get(qid)
 
     @property
     def score(self):
@@ -140,6 +168,10 @@ class GradingResults:
                     "are for a person to grade."
         if pending:
             text += f" {sum(r.max_score for r in pending):g} points in {len(pending)} questions have no automatic tests yet."
+        if self.manual:
+            graded = [r for r in manual if r.question.id in self.manual]
+            text += (f" Graded by people: {self.manual_score:g} / {sum(r.max_score for r in graded):g} points in "
+                     f"{len(graded)} of {len(manual)} questions; total so far {self.score + self.manual_score:g}.")
         return (text + f" The handout states {self.rubric.stated_total:g} points in total; "
                 f"its questions add up to {self.rubric.listed_total:g}.")
 
@@ -165,13 +197,21 @@ class GradingResults:
             "output": r.details(compact=False) or r.reason,
             "visibility": r.question.visibility,
         } for r in self.questions if r.score is not None]
+        # Outside Gradescope (a batch with a review), the grades people gave join as tests of their own,
+        # marked so the gradebook takes them from the review, not from here, and never twice.
+        tests += [{
+            "name": f"Q{r.question.id} {r.question.title}", "number": r.question.id, "score": grade.score,
+            "max_score": r.max_score, "status": "passed" if grade.score >= r.max_score else "failed",
+            "output": "\n".join(grade.lines()), "visibility": r.question.visibility,
+            "extra_data": {"graded_by": "person", "grader": grade.grader, "items": [i for i, _, _ in grade.items]},
+        } for r in self.questions if (grade := self.manual.get(r.question.id)) is not None]
         findings = [f"Q{r.question.id}: {line}" for r in self.questions for line in r.findings]
         # A question for a person has no test entry: the evidence that did not hold goes here, with its reason.
         evidence = [f"Q{r.question.id} {r.question.title} (for a person to grade), evidence:\n{r.details()}"
                     for r in self.questions if r.failed_evidence]
         output = "\n".join([*self.notices, *(f"GRADER ERROR {e}" for e in self.grader_errors), self.summary(),
                              f"Graded with {versions_line(self.versions)}.", *evidence, *findings])
-        results = {"score": self.score, "execution_time": round(self.elapsed, 3), "output": output,
+        results = {"score": self.score + self.manual_score, "execution_time": round(self.elapsed, 3), "output": output,
                    "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
         if leaderboard and self.leaderboard():
             results["leaderboard"] = self.leaderboard()

@@ -6,6 +6,7 @@ enforces (`cites`), and, for a check the handout does not ask for, why it is onl
 `strict` scores the advice checks as the rubric before the fidelity audit did.
 """
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,26 @@ DEFAULT_PROFILE = "default"
 KINDS = ("auto", "manual")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 TEST_KEYS = {"points", "cites", "advice"}
+ITEM_KEYS = {"id", "points", "text", "note", "cites", "suggested_by"}
+ITEM_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 class RubricError(ValueError):
     """The rubric file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A rubric item of a question a person grades: ticked by a grader, it adds `points` (negative: a
+    deduction from full marks, Gradescope's default negative scoring). `text` is what the student sees,
+    `note` what only graders see, `cites` the handout sentence it enforces, `suggested_by` the
+    question's evidence checks whose failure pre-selects it for the grader to confirm."""
+    id: str
+    points: float
+    text: str
+    note: str = ""
+    cites: str = ""
+    suggested_by: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,20 @@ class Question:
     group: str | None = None                      # questions of one group run in one child process
     leaderboard: str | None = None                # results.json leaderboard column: the mean of its tests' metrics
     worker_memory_mb: int = 4096                  # the submission worker's address-space cap ($HW5_WORKER_MEMORY_MB wins)
+    prompt: str = ""                              # manual: the handout's question, shown to the grader
+    items: tuple = ()                             # manual: the rubric items (Item) graders tick
+
+    def item(self, item_id):
+        """The Item of this question with that id; KeyError when it has none."""
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(f"Q{self.id} has no rubric item {item_id!r}")
+
+    def manual_score(self, applied_points, adjustment=0.0):
+        """A manual grade's points: full marks plus the applied items' points plus the adjustment,
+        clamped to [0, points] (Gradescope's default score bounds)."""
+        return min(self.points, max(0.0, round(self.points + sum(applied_points) + adjustment, 6)))
 
     @property
     def graded(self):
@@ -173,6 +204,32 @@ def _test_entries(where, tests, profile, declared):
     return points, cites, advice
 
 
+def _items(where, entries):
+    """The Item tuple of a question's [[question.items]] tables, validated."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise RubricError(f"{where}: `items` must be tables, each written [[question.items]]")
+    items = []
+    for number, entry in enumerate(entries, 1):
+        unknown = set(entry) - ITEM_KEYS
+        if unknown:
+            raise RubricError(f"{where}: item #{number}: unknown key(s) {sorted(unknown)} (known: {sorted(ITEM_KEYS)})")
+        try:
+            item = Item(str(entry["id"]), float(entry["points"]), str(entry["text"]), str(entry.get("note", "")),
+                        str(entry.get("cites", "")), tuple(str(n) for n in entry.get("suggested_by", ())))
+        except KeyError as exc:
+            raise RubricError(f"{where}: item #{number}: missing key {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise RubricError(f"{where}: item #{number}: {exc}") from None
+        if not ITEM_ID.fullmatch(item.id):
+            raise RubricError(f"{where}: item id {item.id!r}: use lower-case letters, digits and '-'")
+        if not math.isfinite(item.points):
+            raise RubricError(f"{where}: item {item.id}: points must be a finite number")
+        if item.id in {i.id for i in items}:
+            raise RubricError(f"{where}: item id {item.id!r} repeats")
+        items.append(item)
+    return tuple(items)
+
+
 def _question(path, index, entry, defaults, profile=DEFAULT_PROFILE, declared=None):
     where = f"{path}: question #{index + 1} ({entry.get('id', 'no id')})"
     if profile != DEFAULT_PROFILE:
@@ -187,7 +244,8 @@ def _question(path, index, entry, defaults, profile=DEFAULT_PROFILE, declared=No
             visibility=entry.get("visibility", defaults.get("visibility", "visible")),
             group=str(entry["group"]) if "group" in entry else None,
             leaderboard=str(entry["leaderboard"]) if "leaderboard" in entry else None,
-            worker_memory_mb=int(entry.get("worker_memory_mb", defaults.get("worker_memory_mb", 4096))))
+            worker_memory_mb=int(entry.get("worker_memory_mb", defaults.get("worker_memory_mb", 4096))),
+            prompt=str(entry.get("prompt", "")), items=_items(where, entry.get("items", [])))
     except KeyError as exc:
         raise RubricError(f"{where}: missing key {exc}") from exc
     except (TypeError, ValueError, AttributeError) as exc:
@@ -205,6 +263,11 @@ def _question(path, index, entry, defaults, profile=DEFAULT_PROFILE, declared=No
             raise RubricError(f"{where}: its tests add up to {sum(question.tests.values())}, not its {question.points} points")
     elif question.tests:
         raise RubricError(f"{where}: only auto questions that are not pending carry scored `tests`")
+    if question.items and question.kind != "manual":
+        raise RubricError(f"{where}: only manual questions carry rubric `items`")
+    lacking = sorted({name for item in question.items for name in item.suggested_by} - set(question.evidence))
+    if lacking:
+        raise RubricError(f"{where}: items' suggested_by name checks that are not its evidence: {lacking}")
     if question.evidence and not question.file:
         raise RubricError(f"{where}: `evidence` needs a `file`")
     if question.timeout <= 0:

@@ -13,10 +13,10 @@ import shutil
 import pytest
 
 from autograde import REFERENCE_DIR
-from autograde.batch import grade_batch
-from autograde.cluster import DaskEngine
+from autograde.course.batch import grade_batch
+from autograde.course.cluster import DaskEngine
+from autograde.course.rescore import rescore_folder
 from autograde.record import RECORD
-from autograde.rescore import rescore_folder
 from tests.support import corpus
 
 BATCH_SIZE = 8

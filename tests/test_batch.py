@@ -216,7 +216,7 @@ def test_a_batch_joins_a_running_scheduler_by_its_address_and_ships_zip_bytes(tm
 
 
 def test_a_dask_task_grades_a_submission_shipped_as_zip_bytes(tmp_path):
-    from autograde.cluster import grade_task, zipped
+    from autograde.course.cluster import grade_task, zipped
     sub = corpus.build("softmax_no_shift", tmp_path / "bob")
     status, files = grade_task({"name": "bob", "options": ["-q", "2.2.2"], "cpus": 1, "zip": zipped(sub)})
     results = json.loads(files["results.json"])

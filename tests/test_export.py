@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from autograde.cli import main
-from autograde.export import (
+from autograde.course.export import (
     export_gradebook,
     parse_canvas_name,
     parse_submission_metadata,

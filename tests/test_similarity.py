@@ -28,7 +28,7 @@ import pytest
 
 from autograde import PROJECT_DIR, REFERENCE_DIR
 from autograde.cli import main
-from autograde.similarity import (
+from autograde.course.similarity import (
     DEFAULT_THRESHOLD,
     Pair,
     find_similar,

@@ -18,3 +18,9 @@ def usage_rows(results):
         peak = f"{members[0].peak_rss / 2**20:.0f} MB" if members[0].peak_rss else "—"
         rows.append((", ".join(r.question.id for r in members), f"{members[0].elapsed:.1f} s", peak))
     return rows
+
+
+def given(results, question_result):
+    """The points a person gave a question, as text, or 'not graded yet'."""
+    grade = results.manual_grade(question_result.question.id)
+    return "not graded yet" if grade is None else f"{grade.score:g}"

@@ -9,7 +9,7 @@ import base64
 import html
 import re
 
-from autograde.reports.common import points, usage_rows
+from autograde.reports.common import given, points, usage_rows
 from autograde.results import versions_line
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -65,7 +65,8 @@ def html_report(results, title="HW5 grading report"):
         out.append(f"<h2>For a TA to grade ({sum(r.max_score for r in manual):g} points)</h2>"
                    "<table><tr><th>Q</th><th>title</th><th>max</th><th>evidence</th><th>points given</th></tr>")
         out += [f"<tr><td>{_e(r.question.id)}</td><td>{_e(r.question.title)}</td><td class='num'>{r.max_score:g}</td>"
-                f"<td>{_e(r.reason)}</td><td></td></tr>" for r in manual]
+                f"<td>{_e(r.reason)}</td><td class='num'>{_e(given(results, r))}{_grade_lines(results, r)}</td></tr>"
+                for r in manual]
         out.append("</table>")
 
     out.append("<h2>Question by question</h2>")
@@ -89,6 +90,14 @@ def html_report(results, title="HW5 grading report"):
         out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def _grade_lines(results, r):
+    """The applied items and the comment of a person's grade, as a list (nothing when not graded)."""
+    grade = results.manual_grade(r.question.id)
+    if grade is None:
+        return ""
+    return f"<ul>{''.join(f'<li>{_e(line)}</li>' for line in grade.lines())}</ul><small>{_e(grade.grader)}</small>"
 
 
 READ_TRUTH = re.compile(r"^\s+(read|truth):\s+(.*)$")

@@ -1,6 +1,6 @@
 """The Markdown report: score table, each failure's details, advice, the questions left for a person
 with the submission's numbers and figures, and each test process's time and memory."""
-from autograde.reports.common import points, usage_rows
+from autograde.reports.common import given, points, usage_rows
 from autograde.results import versions_line
 
 
@@ -34,8 +34,14 @@ def markdown_report(results, figure_links=None):
         lines += [f"- Q{r.question.id} {_cell(o.title or o.name)}: {_cell((o.message.splitlines() or [''])[0])} "
                   f"({_cell(r.question.advice.get(o.name, ''))})" for r, o in advised]
     manual = [r for r in results.questions if r.status in ("manual", "pending")]
-    lines += ["", "## For a person to grade", "", "| Q | title | max | notes |", "|---|---|--:|---|"]
-    lines += [f"| {r.question.id} | {_cell(r.question.title)} | {r.max_score:g} | {_cell(r.reason)} |" for r in manual]
+    lines += ["", "## For a person to grade", "", "| Q | title | points given | max | notes |", "|---|---|--:|--:|---|"]
+    lines += [f"| {r.question.id} | {_cell(r.question.title)} | {given(results, r)} | {r.max_score:g} | {_cell(r.reason)} |"
+              for r in manual]
+    for r in manual:
+        grade = results.manual_grade(r.question.id)
+        if grade:
+            lines += ["", f"**Q{r.question.id}**, graded by {_cell(grade.grader)}: {grade.score:g} / {r.max_score:g}", ""]
+            lines += [f"- {_cell(line)}" for line in grade.lines()]
     shown = [r for r in results.questions if r.findings or r.figures]
     if shown:
         lines += ["", "## The submission's numbers and figures", ""]

@@ -29,8 +29,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograde.gradebook import RESULTS, plain_number, question_order, read_graded, spreadsheet_safe
-from autograde.rubric import load_rubric
+from autograde.course.gradebook import (
+    NOT_GRADED,
+    RESULTS,
+    plain_number,
+    question_order,
+    read_graded,
+    spreadsheet_safe,
+)
+from autograde.rubric import RubricError, load_rubric, resolve_rubric
 
 LAYOUTS = ("canvas", "gradescope", "plain")
 IDENTITY_FIELDS = ("name", "id", "sis_user_id", "sis_login_id", "section", "sid", "email")
@@ -336,12 +343,13 @@ def default_out(graded_dir, layout):
 
 
 def write_export(graded_dir, layout, out_csv=None, *, roster=None, assignment="HW5", assignment_id=None,
-                 points_possible=None, submissions_dir=None, per_question=False):
+                 points_possible=None, submissions_dir=None, per_question=False, rubric=None, auto_only=False):
     """Write graded_dir's scores in `layout` (canvas | gradescope | plain) to out_csv (default
     graded_dir/<layout>-import.csv). roster: a roster CSV path; submissions_dir: Gradescope's Export
     Submissions folder (or its submission_metadata.yml); assignment, assignment_id: Canvas's column
     ("HW5 (12345)"); points_possible: instead of the results' max scores; per_question: the
-    gradescope layout gets a column per question.
+    gradescope layout gets a column per question. Once a review began (review.sqlite), the totals
+    include the points people gave (scored by rubric, default the bundled one); auto_only: not.
     Returns ExportSummary. Raises ExportError on bad input (nothing written)."""
     if layout not in LAYOUTS:
         raise ExportError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
@@ -362,7 +370,7 @@ def write_export(graded_dir, layout, out_csv=None, *, roster=None, assignment="H
         warnings += roster_warnings
     if submissions_dir:
         metadata = read_submission_metadata(submissions_dir)
-    graded, skipped = read_graded(graded_dir)
+    graded, skipped = read_graded(graded_dir, rubric, auto_only)
     if not graded:
         why = f"; none of them could be read: {'; '.join(w for _, w in skipped[:3])}" if skipped else ""
         raise ExportError(f"{graded_dir}: no readable <submission>/{RESULTS}{why}; expected the --out folder of "
@@ -370,6 +378,10 @@ def write_export(graded_dir, layout, out_csv=None, *, roster=None, assignment="H
     if points_possible is None:
         points_possible, disagreement = points_possible_of(graded)
         warnings += disagreement
+    waiting = [g for g in graded if g.ungraded]
+    if waiting:
+        warnings.append(f"{len(waiting)} submission(s) have questions a person has not graded yet (e.g. {waiting[0].name}: "
+                        f"Q{', Q'.join(waiting[0].ungraded[:5])}): their totals leave those points out")
     if per_question and layout != "gradescope":
         warnings.append(f"--per-question is for the gradescope layout; the {layout} layout " +
                         ("has the question columns anyway" if layout == "plain" else "has one column, the total"))
@@ -382,7 +394,7 @@ def write_export(graded_dir, layout, out_csv=None, *, roster=None, assignment="H
                             f"{' ...' if len(absent) > 10 else ''}")
 
     rows, unmatched, owners = [], [], {}
-    questions = sorted({q for g in graded for q in g.scores}, key=question_order)
+    questions = sorted({q for g in graded for q in g.max_scores}, key=question_order)
     for g in graded:
         found, source = identities(g.name, people, metadata)
         for person in found:
@@ -415,7 +427,8 @@ def write_export(graded_dir, layout, out_csv=None, *, roster=None, assignment="H
                    *(g.scores.get(q, "") for q in extra)] for g, p in rows]
     else:
         table = [["submission", *IDENTITY_FIELDS, "total", *questions, "grader_errors", "seconds"]]
-        table += [[g.name, *(p.get(f, "") for f in IDENTITY_FIELDS), g.total, *(g.scores.get(q, "") for q in questions),
+        table += [[g.name, *(p.get(f, "") for f in IDENTITY_FIELDS), g.total,
+                   *(NOT_GRADED if q in g.ungraded else g.scores.get(q, "") for q in questions),
                    g.grader_errors, g.seconds] for g, p in rows]
     try:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -436,11 +449,11 @@ def _unmatched_reason(layout, source):
 
 
 def export_gradebook(graded_dir, layout, out_csv=None, *, roster=None, assignment="HW5", points_possible=None,
-                     submissions_dir=None, assignment_id=None, per_question=False):
+                     submissions_dir=None, assignment_id=None, per_question=False, auto_only=False):
     """write_export, its problems printed to stderr. Returns the CSV's path. Raises ExportError."""
     summary = write_export(graded_dir, layout, out_csv, roster=roster, assignment=assignment,
                            assignment_id=assignment_id, points_possible=points_possible,
-                           submissions_dir=submissions_dir, per_question=per_question)
+                           submissions_dir=submissions_dir, per_question=per_question, auto_only=auto_only)
     for line in report_lines(summary):
         print(line, file=sys.stderr)
     return summary.path
@@ -474,6 +487,10 @@ def add_export_arguments(parser):
     parser.add_argument("--per-question", action="store_true", help="gradescope layout: a column per question too")
     parser.add_argument("--submissions", type=Path, help=f"Gradescope's Export Submissions folder (its {METADATA} "
                         "names each submission's students), or that file")
+    parser.add_argument("--auto-only", action="store_true", help="the automatic points only (leave out the grades "
+                        "people gave in autograde review)")
+    parser.add_argument("--rubric", help="the rubric whose items score the review's grades (a file or a bundled "
+                        "profile; default: the bundled rubric)")
 
 
 def export_main(args):
@@ -483,8 +500,10 @@ def export_main(args):
     try:
         summary = write_export(args.graded_dir, args.layout, args.out, roster=args.roster, assignment=args.assignment,
                                assignment_id=args.assignment_id, points_possible=args.points_possible,
-                               submissions_dir=args.submissions, per_question=args.per_question)
-    except ExportError as exc:
+                               submissions_dir=args.submissions, per_question=args.per_question,
+                               rubric=load_rubric(*resolve_rubric(args.rubric)) if args.rubric else None,
+                               auto_only=args.auto_only)
+    except (ExportError, RubricError) as exc:
         print(f"autograde export: {exc}", file=sys.stderr)
         return 2
     points = f", points possible {plain_number(summary.points_possible)}" if summary.layout == "canvas" else ""

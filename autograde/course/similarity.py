@@ -73,7 +73,7 @@ from rich.table import Table
 from rich.text import Text
 from scipy import sparse
 
-from autograde.batch import name_of, submissions_in
+from autograde.course.batch import name_of, submissions_in
 from autograde.intake import SubmissionError, opened_submission
 from autograde.starter import write_starter
 

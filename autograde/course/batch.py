@@ -23,10 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograde.gradebook import GRADEBOOK, RESULTS, write_gradebook
+from autograde.course.gradebook import GRADEBOOK, RESULTS, write_gradebook
+from autograde.course.rescore import REPORT, load, merge_grading
 from autograde.grading import available_cpus
 from autograde.record import RECORD, RecordError, read_record
-from autograde.rescore import REPORT, merge_grading
 from sandbox.processes import Stopped, Supervisor
 from spec_tests import protocol
 
@@ -131,7 +131,7 @@ def grade_batch(folder, out, *, jobs=1, regrade=False, options=(), only=(), merg
         for submission, status, files in engine.grade(todo, arguments):
             _unpack(files, out / name_of(submission) / STAGING)
             finished(submission, status)
-    gradebook = write_gradebook(out)
+    gradebook = write_gradebook(out, load(rubric))
     return BatchSummary(len(todo) - len(failed), skipped, failed, gradebook, time.monotonic() - start, len(merged))
 
 

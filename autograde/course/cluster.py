@@ -24,7 +24,7 @@ import threading
 import zipfile
 from pathlib import Path
 
-from autograde.batch import LOG, name_of, run_grading
+from autograde.course.batch import LOG, name_of, run_grading
 from autograde.grading import available_cpus
 from sandbox.processes import Supervisor
 

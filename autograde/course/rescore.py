@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograde.gradebook import RESULTS, write_gradebook
+from autograde.course.gradebook import RESULTS, write_gradebook
+from autograde.course.review_store import DB_NAME as REVIEW_DB
+from autograde.course.review_store import ReviewStore
 from autograde.record import (
     RECORD,
     MissingTests,
@@ -83,14 +85,50 @@ def rescore_folder(graded_dir, rubric_value, submissions_hint="SUBMISSIONS"):
         raise MissingTests({qid: list(names) for qid, names in lacking.items()}, hint=(
             f"run them with: autograde batch {submissions_hint} --out {graded_dir} {questions}{rubric_arg} --merge"))
     changed = []
+    manual = manual_grades(graded_dir, rubric)
     for name, record in records.items():
         before = _total(graded_dir / name / RESULTS)
         results = rescore(record, rubric)
+        results.manual = manual.get(name, {})
         write_graded(results, graded_dir / name)
-        if before != results.score:
-            changed.append((name, before, results.score))
-    gradebook = write_gradebook(graded_dir)
+        total = results.score + results.manual_score
+        if before != total:
+            changed.append((name, before, total))
+    gradebook = write_gradebook(graded_dir, rubric)
     return RescoreSummary(len(records), changed, unreadable, gradebook, time.monotonic() - start)
+
+
+def manual_grades(graded_dir, rubric):
+    """{submission: {question id: ManualGrade}} from the batch's review (none before a review began)."""
+    if not (Path(graded_dir) / REVIEW_DB).is_file():
+        return {}
+    store = ReviewStore(graded_dir, rubric)
+    try:
+        return store.manual_grades()
+    finally:
+        store.close()
+
+
+def publish(graded_dir, rubric, names=None):
+    """Write the grades people gave into each submission's results.json and report (all of graded_dir,
+    or the names given), rescored from its record by the rubric, and rebuild the gradebook. A
+    submission whose record cannot give that (no record, tests never run) keeps its files: the
+    gradebook and the export read the review's grades themselves. Returns (gradebook path,
+    [(name, why not rewritten)])."""
+    graded_dir = Path(graded_dir)
+    manual = manual_grades(graded_dir, rubric)
+    names = sorted(p.parent.name for p in graded_dir.glob(f"*/{RESULTS}") if not p.parent.name.startswith(".")) \
+        if names is None else sorted(set(names))
+    kept = []
+    for name in names:
+        try:
+            results = rescore(read_record(graded_dir / name / RECORD), rubric)
+        except RecordError as exc:
+            kept.append((name, str(exc)))
+            continue
+        results.manual = manual.get(name, {})
+        write_graded(results, graded_dir / name)
+    return write_gradebook(graded_dir, rubric), kept
 
 
 def merge_grading(target, staging, rubric_value):
@@ -107,7 +145,9 @@ def merge_grading(target, staging, rubric_value):
         if source.is_file():
             figures.mkdir(exist_ok=True)
             shutil.copyfile(source, figures / name)
-    results = rescore(merged, load(rubric_value))
+    rubric = load(rubric_value)
+    results = rescore(merged, rubric)
+    results.manual = manual_grades(target.parent, rubric).get(target.name, {})
     save_record(merged, target / RECORD)
     write_graded(results, target)
     _prune_figures(target)
