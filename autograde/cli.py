@@ -17,7 +17,9 @@ from autograde.course.batch import grade_batch, still_to_grade, write_gradebook
 from autograde.course.cluster import JOBQUEUE, ClusterError, DaskEngine
 from autograde.course.export import add_export_arguments, export_main
 from autograde.course.rescore import rescore_folder
+from autograde.course.review import add_review_arguments, review_main
 from autograde.course.similarity import add_similarity_arguments, similarity_main
+from autograde.course.writeup import keep_writeup
 from autograde.gradescope import build_autograder_zip
 from autograde.grading import grade
 from autograde.intake import SubmissionError
@@ -126,6 +128,8 @@ COMMANDS = (
      "import, Gradescope's score upload, or a plain table with the students' identities."),
     ("similarity", add_similarity_arguments, "Find pairs of submissions whose code is suspiciously alike (robust "
      "to renamed variables, reordered functions and rewritten comments; the starter kit discounted)."),
+    ("review", add_review_arguments, "Grade the questions a person grades in a web app over a graded batch (the "
+     "evidence, figures and write-up beside the rubric items), or offline in a spreadsheet (--sheet, --apply)."),
     ("rescore", add_rescore_arguments, "Recompute every score, results.json, report and the gradebook of a graded batch "
      "by another rubric, from the stored test outcomes, without running any submission code."),
 )
@@ -149,7 +153,8 @@ def main(argv=None):
         argv = ["grade", *argv]   # grade is the default command
     args = get_args_parser().parse_args(argv)
     return {"grade": grade_main, "starter": starter_main, "gradescope": gradescope_main, "batch": batch_main,
-            "rescore": rescore_main, "export": export_main, "similarity": similarity_main}[args.command](args)
+            "rescore": rescore_main, "export": export_main, "similarity": similarity_main,
+            "review": review_main}[args.command](args)
 
 
 def grade_main(args):
@@ -182,6 +187,11 @@ def grade_main(args):
         notice = "the autograder failed; no points could be given automatically. Details for staff:\n" + traceback.format_exc(limit=5)
         results, status = failed_everything(args.submission, rubric, notice, args.seed, only), 1
     print_table(results, console, verbose=args.verbose)
+    if args.report:   # the PDF write-up goes beside the report, for the people who grade it (autograde review)
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        kept = keep_writeup(args.submission, args.report.parent)
+        if kept:
+            results.notices.append(kept)
     # results.json last: a batch takes a grading whose results file is there as finished.
     if args.outcomes:
         write_record(results, args.outcomes)

@@ -6,13 +6,12 @@ PNG header declares sane dimensions are kept. Nothing else is opened.
 """
 from pathlib import Path
 
-from autograde.outcomes import Figure
+from autograde.outcomes import PNG_MAGIC, Figure, png_size
 from spec_tests.protocol import FIGURE_NAME
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_FIGURE_BYTES = 3_000_000
-MAX_FIGURE_SIDE = 4000
 MAX_FIGURES = 8
+__all__ = ["MAX_FIGURE_BYTES", "MAX_FIGURES", "PNG_MAGIC", "png_size", "read_figures"]
 
 
 def read_figures(listed, directory, caption_text=str):
@@ -33,10 +32,3 @@ def read_figures(listed, directory, caption_text=str):
             figures.append(Figure(caption_text(caption[:200]), png))
     return tuple(figures)
 
-
-def png_size(png):
-    """(width, height) from a PNG's IHDR chunk when the bytes start like a sane PNG, else None."""
-    if len(png) < 24 or not png.startswith(PNG_MAGIC) or png[12:16] != b"IHDR":
-        return None
-    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    return (width, height) if 0 < width <= MAX_FIGURE_SIDE and 0 < height <= MAX_FIGURE_SIDE else None

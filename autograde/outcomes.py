@@ -1,6 +1,9 @@
 """What a question's test process reported, as data: each test's outcome and how the process ended."""
 from dataclasses import dataclass, field
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_FIGURE_SIDE = 4000
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -50,3 +53,11 @@ class QuestionRun:
         if self.returncode is not None and self.returncode < 0:
             return f"did not finish: the test process was killed by signal {-self.returncode}"
         return f"did not finish: the test process ended early (exit code {self.returncode})"
+
+
+def png_size(png):
+    """(width, height) from a PNG's IHDR chunk when the bytes start like a sane PNG, else None."""
+    if len(png) < 24 or not png.startswith(PNG_MAGIC) or png[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    return (width, height) if 0 < width <= MAX_FIGURE_SIDE and 0 < height <= MAX_FIGURE_SIDE else None

@@ -17,8 +17,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from autograde.figures import png_size
-from autograde.outcomes import Figure, QuestionRun, TestOutcome
+from autograde.outcomes import Figure, QuestionRun, TestOutcome, png_size
 from autograde.results import GradingResults, failed_everything
 from autograde.scoring import assemble
 

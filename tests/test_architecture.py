@@ -102,3 +102,26 @@ def test_tests_use_public_names_and_import_no_other_test_module():
     files = [*(PROJECT_DIR / "tests").rglob("*.py"), *(PROJECT_DIR / "benchmarks").rglob("*.py")]
     crossing = {f"{p.relative_to(PROJECT_DIR)}:{line}: {what}" for p in files for line, what in _reaches_into_privates(p)}
     assert crossing == set()
+
+
+REVIEW_MODULES = ("autograde.course.review", "autograde.course.review_app", "autograde.course.review_data",
+                  "autograde.course.review_store", "autograde.course.review_sheet", "autograde.course.writeup")
+RUNS_SUBMISSIONS = ("sandbox", "autograde.grading", "autograde.child", "spec_tests")
+
+
+def _reached(module):
+    """Every first-party module that module imports, directly or through others."""
+    seen, todo = set(), [module]
+    while todo:
+        for other in GRAPH.get(todo.pop(), ()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+@pytest.mark.parametrize("module", REVIEW_MODULES)
+def test_the_review_app_never_reaches_the_code_that_runs_submissions(module):
+    """The review app serves people over stored gradings: nothing it imports can run a submission."""
+    assert module in GRAPH, f"{module} is not where the review app's modules are expected"
+    assert {m for m in _reached(module) if m.startswith(RUNS_SUBMISSIONS)} == set()

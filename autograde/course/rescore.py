@@ -28,6 +28,7 @@ from autograde.record import (
     save_record,
 )
 from autograde.reports import write_report
+from autograde.results import QuestionResult
 from autograde.rubric import load_rubric, resolve_rubric
 
 REPORT = "report.md"
@@ -88,8 +89,7 @@ def rescore_folder(graded_dir, rubric_value, submissions_hint="SUBMISSIONS"):
     manual = manual_grades(graded_dir, rubric)
     for name, record in records.items():
         before = _total(graded_dir / name / RESULTS)
-        results = rescore(record, rubric)
-        results.manual = manual.get(name, {})
+        results = with_manual(rescore(record, rubric), manual.get(name, {}))
         write_graded(results, graded_dir / name)
         total = results.score + results.manual_score
         if before != total:
@@ -109,6 +109,19 @@ def manual_grades(graded_dir, rubric):
         store.close()
 
 
+def with_manual(results, grades):
+    """results with the grades people gave ({question id: ManualGrade}); a graded question the grading
+    did not cover (a batch graded with -q) joins it, so its grade is shown and counted too."""
+    results.manual = dict(grades)
+    covered = {r.question.id for r in results.questions}
+    for qid in grades:
+        if qid not in covered:
+            results.questions.append(QuestionResult(results.rubric[qid], None, "manual", "for a person to grade"))
+    order = {q.id: n for n, q in enumerate(results.rubric.questions)}
+    results.questions.sort(key=lambda r: order.get(r.question.id, len(order)))
+    return results
+
+
 def publish(graded_dir, rubric, names=None):
     """Write the grades people gave into each submission's results.json and report (all of graded_dir,
     or the names given), rescored from its record by the rubric, and rebuild the gradebook. A
@@ -126,8 +139,7 @@ def publish(graded_dir, rubric, names=None):
         except RecordError as exc:
             kept.append((name, str(exc)))
             continue
-        results.manual = manual.get(name, {})
-        write_graded(results, graded_dir / name)
+        write_graded(with_manual(results, manual.get(name, {})), graded_dir / name)
     return write_gradebook(graded_dir, rubric), kept
 
 
@@ -146,8 +158,7 @@ def merge_grading(target, staging, rubric_value):
             figures.mkdir(exist_ok=True)
             shutil.copyfile(source, figures / name)
     rubric = load(rubric_value)
-    results = rescore(merged, rubric)
-    results.manual = manual_grades(target.parent, rubric).get(target.name, {})
+    results = with_manual(rescore(merged, rubric), manual_grades(target.parent, rubric).get(target.name, {}))
     save_record(merged, target / RECORD)
     write_graded(results, target)
     _prune_figures(target)

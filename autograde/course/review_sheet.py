@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograde.course.gradebook import FORMULA_STARTS, graded_submissions, question_order, spreadsheet_safe
+from autograde.course.rescore import publish
 from autograde.course.review_store import open_store
 
 COLUMNS = ("submission", "question", "max", "items", "adjustment", "comment", "grader", "version")
@@ -31,6 +32,8 @@ class ApplyReport:
     applied: list = field(default_factory=list)     # (line, submission, question)
     refused: list = field(default_factory=list)     # (line, why)
     unchanged: int = 0                              # rows that repeat the grade in force
+    gradebook: Path | None = None                   # rebuilt when some row applied
+    not_republished: list = field(default_factory=list)   # (submission, why its results.json was kept as it was)
 
 
 def items_sheet_path(out_csv):
@@ -50,8 +53,9 @@ def write_sheet(graded_dir, out_csv, rubric):
         with open(out_csv, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(COLUMNS)
+            names = graded_submissions(graded_dir)
             for question in sorted(questions, key=lambda q: question_order(q.id)):
-                for name in graded_submissions(graded_dir):
+                for name in names:
                     grade = current.get((name, question.id))
                     cells = [name, question.id, question.points]
                     cells += ([";".join(grade.items), grade.adjustment, grade.comment, grade.grader, grade.version]
@@ -103,6 +107,8 @@ def apply_sheet(graded_dir, sheet_csv, grader, rubric):
                 report.refused.append((line, str(exc)))
     finally:
         store.close()
+    if report.applied:   # the submissions' results.json and reports, and the gradebook, carry the new grades
+        report.gradebook, report.not_republished = publish(graded_dir, rubric, {s for _, s, _ in report.applied})
     return report
 
 
