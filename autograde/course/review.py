@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from autograde.course.gradebook import RESULTS
+from autograde.course.rescore import publish
 from autograde.course.review_data import REFERENCE, BatchData
 from autograde.course.review_sheet import SheetError, apply_sheet, write_sheet
 from autograde.record import RECORD
@@ -172,4 +173,9 @@ def serve(graded_dir, rubric, *, host=DEFAULT_HOST, port=DEFAULT_PORT, grader=No
     finally:
         server.server_close()
         app.config["STORE"].close()
+    # The grades given go into each results.json, report and gradebook.csv (the export reads the store itself).
+    print("autograde review: writing the grades into the results, reports and gradebook ...", flush=True)
+    gradebook, kept = publish(graded_dir, rubric)
+    print(f"autograde review: gradebook rebuilt: {gradebook}" + (f" ({len(kept)} results.json kept as they were: "
+                                                                f"no usable record)" if kept else ""))
     return 0

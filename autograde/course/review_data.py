@@ -66,8 +66,8 @@ class Digest:
 
     @cached_property
     def failures(self):
-        """((question id, check title, first line of its message), ...) of every failed check."""
-        return tuple((qid, o.title or o.name, (o.message.splitlines() or [""])[0])
+        """((question id, check name, its title, first line of its message), ...) of every failed check."""
+        return tuple((qid, o.name, o.title or _titled(o.name), (o.message.splitlines() or [""])[0])
                      for qid, view in self.questions.items() for o in view.outcomes if not o.passed)
 
     @cached_property
@@ -76,11 +76,15 @@ class Digest:
         if self.failed:
             return (f"grading failed: {self.failed}",)
         found = [self.problem] if self.problem else []
+        ended = {}   # one line per test process: a rubric group's questions share one
         for qid, (code, timed_out) in sorted(self.runs.items(), key=lambda kv: question_order(kv[0])):
             if timed_out:
-                found.append(f"Q{qid}: timed out")
+                ended.setdefault("timed out", []).append(qid)
+            elif code is not None and code < 0:
+                ended.setdefault(f"the test process was killed by signal {-code}", []).append(qid)
             elif code not in PASSED_RETURNCODES:
-                found.append(f"Q{qid}: the test process ended with exit code {code}")
+                ended.setdefault(f"the test process ended with exit code {code}", []).append(qid)
+        found += [f"Q{', Q'.join(qids)}: {what}" for what, qids in ended.items()]
         return tuple(found)
 
 
@@ -227,10 +231,13 @@ class BatchData:
         if cached and cached[0] == (key, top):
             return cached[1]
         counts = {}
+        titles = {}
         for _, digest in pairs:
-            for qid, title, line in digest.failures:
-                counts.setdefault(qid, {}).setdefault(title, Counter())[line] += 1
-        value = {qid: sorted(((title, sum(c.values()), c.most_common(1)[0][0]) for title, c in tests.items()),
+            for qid, name, title, line in digest.failures:   # counted by the check, whatever it was titled
+                counts.setdefault(qid, {}).setdefault(name, Counter())[line] += 1
+                if title != _titled(name) or name not in titles:
+                    titles[name] = title
+        value = {qid: sorted(((titles[name], sum(c.values()), c.most_common(1)[0][0]) for name, c in tests.items()),
                              key=lambda t: (-t[1], t[0]))[:top] for qid, tests in counts.items()}
         self._failing = ((key, top), value)
         return value
@@ -259,6 +266,11 @@ class BatchData:
             return sorted(found, key=lambda p: -p[2]), ""
         pairs, problem = self._json.get(str(self.root / SIMILARITY), load)
         return [p for p in pairs if p[2] >= threshold], problem
+
+
+def _titled(name):
+    """A check's title from its test name, for an outcome that never reported one (its run crashed)."""
+    return name.removeprefix("test_").replace("_", " ").capitalize()
 
 
 def _mtime(path):
