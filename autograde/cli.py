@@ -19,7 +19,7 @@ from autograde.course.export import add_export_arguments, export_main
 from autograde.course.rescore import rescore_folder
 from autograde.course.review import add_review_arguments, review_main
 from autograde.course.similarity import add_similarity_arguments, similarity_main
-from autograde.course.writeup import keep_writeup
+from autograde.course.writeup import WRITEUP_NAME, index_writeup, keep_writeup
 from autograde.gradescope import build_autograder_zip
 from autograde.grading import grade
 from autograde.intake import SubmissionError
@@ -192,6 +192,8 @@ def grade_main(args):
         kept = keep_writeup(args.submission, args.report.parent)
         if kept:
             results.notices.append(kept)
+        if (args.report.parent / WRITEUP_NAME).is_file():   # its pages found now, in a limited child, not in the app
+            index_writeup(args.report.parent / WRITEUP_NAME, [q.id for q in rubric.questions if q.kind == "manual"])
     # results.json last: a batch takes a grading whose results file is there as finished.
     if args.outcomes:
         write_record(results, args.outcomes)

@@ -2,7 +2,8 @@
 test client (no sockets), on made-up graded batches (tests/support/review_batch.py).
 
 - The grading page of Q3.1.2 on a batch of 240 submissions: each round a submission not opened
-  before (its record, figures and write-up read for the first time), and one submission reopened.
+  before (its record and figures read for the first time, its write-up's pages from the index that
+  grading stored), and one submission reopened.
 - Q3.1.2's summary page and its queue's next (a redirect) on a batch of 1,000 submissions, half of
   them graded.
 
@@ -14,6 +15,8 @@ import urllib.parse
 import pytest
 
 from autograde.course.review_app import create_app
+from autograde.course.writeup import WRITEUP_NAME, index_writeup
+from autograde.rubric import load_rubric
 from tests.support.review_batch import make_graded_batch, submission_names
 
 QID = "3.1.2"
@@ -23,7 +26,14 @@ FIRST_OPENS = 60
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    return make_graded_batch(tmp_path_factory.mktemp("review") / "graded", SMALL)
+    """The 240 batch, the write-ups of the submissions opened first indexed as `autograde grade --report`
+    indexes a kept write-up (the app then reads the pages from writeup-pages.json, not the PDF)."""
+    folder = make_graded_batch(tmp_path_factory.mktemp("review") / "graded", SMALL)
+    manual = [q.id for q in load_rubric().questions if q.kind == "manual"]
+    for name in submission_names(SMALL)[:FIRST_OPENS]:
+        if (folder / name / WRITEUP_NAME).is_file():
+            index_writeup(folder / name / WRITEUP_NAME, manual)
+    return folder
 
 
 @pytest.fixture(scope="module")

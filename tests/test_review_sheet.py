@@ -9,8 +9,9 @@ import pytest
 from autograde.cli import main
 from autograde.course.review_sheet import items_sheet_path
 from autograde.course.review_store import ReviewStore
+from autograde.course.writeup import stored_index
 from autograde.rubric import load_rubric
-from tests.support import corpus
+from tests.support import corpus, pdfs
 
 RUBRIC = load_rubric()
 MANUAL = [q for q in RUBRIC.questions if q.kind == "manual"]
@@ -32,6 +33,7 @@ def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("review")
     corpus.build("softmax_no_shift", root / "subs" / "bob")
     corpus.build("q5_loss_mean", root / "subs" / "alice")
+    pdfs.text_pdf(root / "subs" / "alice" / "hw5 write-up.pdf", [["Q1.1", "softmax"], ["Q3.1.2", "the rates"]])
     assert main(["batch", str(root / "subs"), "--out", str(root / "out"), "-j", "2", "-q", "2.2.2", "-q", "1.1"]) == 0
     return root / "out"
 
@@ -39,6 +41,12 @@ def batch(tmp_path_factory):
 @pytest.fixture
 def graded(batch, tmp_path):
     return shutil.copytree(batch, tmp_path / "out")
+
+
+def test_the_batch_keeps_each_write_up_beside_its_report_with_its_pages_found(batch):
+    assert (batch / "alice" / "writeup.pdf").is_file() and not (batch / "bob" / "writeup.pdf").exists()
+    assert stored_index(batch / "alice" / "writeup.pdf", [q.id for q in MANUAL]).found == {"1.1": [1], "3.1.2": [2]}
+    assert "kept the write-up hw5 write-up.pdf" in (batch / "alice" / "report.md").read_text(encoding="utf-8")
 
 
 def test_a_filled_sheet_moves_the_gradebook_and_the_export_by_exactly_the_manual_points(graded, tmp_path, capsys):

@@ -15,9 +15,11 @@ from autograde.course.writeup import (
     SCANNED_NOTICE,
     WriteupIndex,
     find_writeup,
+    index_writeup,
     keep_writeup,
     label_pattern,
     locate_pages,
+    stored_index,
 )
 from tests.support import pdfs
 
@@ -47,6 +49,19 @@ def test_each_question_is_found_on_its_heading_page_first_then_its_mentions(writ
         "3.1.2": [3, 1, 5, 6],     # the heading first; "13.1.2", "3.1.21", "3.1.2.1" on pages 1-2 do not count
         "3.1.3": [5],              # "  Q.3.1.3" indented is still a heading
         "4.1": [6]})               # 5.3.1 appears nowhere: no entry
+
+
+def test_the_index_stored_at_grading_serves_the_same_pdf_only(tmp_path):
+    """`autograde grade --report` stores the pages beside the kept write-up; the app reads them back
+    for that very file and question set, and searches again when the PDF changed."""
+    pdf = pdfs.text_pdf(tmp_path / "writeup.pdf", PAGES)
+    index = index_writeup(pdf, QIDS)
+    assert stored_index(pdf, QIDS) == index and stored_index(pdf, QIDS[:2]) == index
+    assert stored_index(pdf, [*QIDS, "6.1"]) is None   # a question it was not searched for
+    pdfs.text_pdf(pdf, PAGES[:2])                        # another file under the same name
+    assert stored_index(pdf, QIDS) is None
+    (tmp_path / "writeup-pages.json").write_text("{not json", encoding="utf-8")
+    assert stored_index(pdf, QIDS) is None
 
 
 def test_a_notebook_exported_with_matplotlib_is_read_too(tmp_path):

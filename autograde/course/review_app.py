@@ -184,9 +184,9 @@ class _WriteupIndexes:
 
 def _locate(pdf, question_ids):
     """writeup.locate_pages, or None when the PDF could not be searched (the page then shows page 1)."""
-    from autograde.course.writeup import locate_pages
+    from autograde.course.writeup import locate_pages, stored_index
     try:
-        return locate_pages(pdf, question_ids)
+        return stored_index(pdf, question_ids) or locate_pages(pdf, question_ids)
     except (OSError, ValueError, RuntimeError):
         return None
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 WRITEUP_NAME = "writeup.pdf"          # the kept copy, in the submission's folder of the batch
+INDEX_NAME = "writeup-pages.json"     # its locate_pages answer, written when it is kept (the app reads it)
 MAX_WRITEUP_BYTES = 64 << 20          # a write-up larger than this is not kept
 MAX_DEPTH = 5                         # how deep in a submission a write-up is looked for
 MAX_PAGES = 2000                      # a write-up with more pages is refused unread
@@ -227,6 +228,35 @@ def locate_pages(pdf_path, question_ids, *, timeout=20.0, memory_mb=768):
             _kill_group(child)
             raise
     return _parse_answer(child.returncode, out, err, qids, timeout, memory_mb)
+
+
+def index_writeup(pdf_path, question_ids, **limits):
+    """locate_pages for the kept write-up, its answer stored beside it (INDEX_NAME) with the PDF's size
+    and modification time, so the review app opens a grading page without reading the PDF.
+    Returns the WriteupIndex."""
+    pdf = Path(pdf_path)
+    index = locate_pages(pdf, question_ids, **limits)
+    stat_ = pdf.stat()
+    entry = {"size": stat_.st_size, "mtime_ns": stat_.st_mtime_ns, "questions": [str(q) for q in question_ids],
+             "pages": index.pages, "has_text": index.has_text, "found": index.found, "problem": index.problem}
+    (pdf.parent / INDEX_NAME).write_text(json.dumps(entry), encoding="utf-8")
+    return index
+
+
+def stored_index(pdf_path, question_ids):
+    """The WriteupIndex index_writeup stored for this very PDF (same size and modification time) and
+    for all of question_ids, else None."""
+    pdf = Path(pdf_path)
+    try:
+        entry = json.loads((pdf.parent / INDEX_NAME).read_text(encoding="utf-8"))
+        stat_ = pdf.stat()
+        if (entry["size"], entry["mtime_ns"]) != (stat_.st_size, stat_.st_mtime_ns) or \
+                not {str(q) for q in question_ids} <= set(entry["questions"]):
+            return None
+        found = {str(q): [int(p) for p in pages] for q, pages in entry["found"].items()}
+        return WriteupIndex(int(entry["pages"]), bool(entry["has_text"]), found, str(entry["problem"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _kill_group(child):
