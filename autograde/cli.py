@@ -187,13 +187,8 @@ def grade_main(args):
         notice = "the autograder failed; no points could be given automatically. Details for staff:\n" + traceback.format_exc(limit=5)
         results, status = failed_everything(args.submission, rubric, notice, args.seed, only), 1
     print_table(results, console, verbose=args.verbose)
-    if args.report:   # the PDF write-up goes beside the report, for the people who grade it (autograde review)
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        kept = keep_writeup(args.submission, args.report.parent)
-        if kept:
-            results.notices.append(kept)
-        if (args.report.parent / WRITEUP_NAME).is_file():   # its pages found now, in a limited child, not in the app
-            index_writeup(args.report.parent / WRITEUP_NAME, [q.id for q in rubric.questions if q.kind == "manual"])
+    if args.report and args.outcomes:
+        _keep_writeup(args, rubric, results)
     # results.json last: a batch takes a grading whose results file is there as finished.
     if args.outcomes:
         write_record(results, args.outcomes)
@@ -201,6 +196,23 @@ def grade_main(args):
         write_report(results, args.report)
     _write(args.results, results.to_gradescope(leaderboard=args.leaderboard))
     return status
+
+
+def _keep_writeup(args, rubric, results):
+    """A course's grading (a report and a record: autograde batch) keeps the submission's PDF write-up
+    beside the report, its question pages found now in a limited child, for the people who grade it
+    in autograde review. Gradescope grades the write-up itself: its run_autograder writes no record."""
+    folder = args.report.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        kept = keep_writeup(args.submission, folder)
+        if (folder / WRITEUP_NAME).is_file():
+            index_writeup(folder / WRITEUP_NAME, [q.id for q in rubric.by_person])
+    except OSError as exc:
+        kept = f"the write-up could not be kept: {exc}"
+    if kept:   # with the grading's own notices, so a rescore of the record shows it too
+        results.notices.append(kept)
+        results.base_notices.append(kept)
 
 
 def starter_main(args):

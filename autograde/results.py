@@ -199,12 +199,8 @@ class GradingResults:
         } for r in self.questions if r.score is not None]
         # Outside Gradescope (a batch with a review), the grades people gave join as tests of their own,
         # marked so the gradebook takes them from the review, not from here, and never twice.
-        tests += [{
-            "name": f"Q{r.question.id} {r.question.title}", "number": r.question.id, "score": grade.score,
-            "max_score": r.max_score, "status": "passed" if grade.score >= r.max_score else "failed",
-            "output": "\n".join(grade.lines()), "visibility": r.question.visibility,
-            "extra_data": {"graded_by": "person", "grader": grade.grader, "items": [i for i, _, _ in grade.items]},
-        } for r in self.questions if (grade := self.manual.get(r.question.id)) is not None]
+        tests += [person_test(r.question, grade) for r in self.questions
+                  if (grade := self.manual.get(r.question.id)) is not None]
         findings = [f"Q{r.question.id}: {line}" for r in self.questions for line in r.findings]
         # A question for a person has no test entry: the evidence that did not hold goes here, with its reason.
         evidence = [f"Q{r.question.id} {r.question.title} (for a person to grade), evidence:\n{r.details()}"
@@ -216,6 +212,20 @@ class GradingResults:
         if leaderboard and self.leaderboard():
             results["leaderboard"] = self.leaderboard()
         return results
+
+
+def person_test(question, grade):
+    """The results.json test entry of a person's grade (ManualGrade) of a question, marked as such so
+    the gradebook reads people's grades from the review, never twice."""
+    return {"name": f"Q{question.id} {question.title}", "number": question.id, "score": grade.score,
+            "max_score": question.points, "status": "passed" if grade.score >= question.points else "failed",
+            "output": "\n".join(grade.lines()), "visibility": question.visibility,
+            "extra_data": {"graded_by": "person", "grader": grade.grader, "items": [i for i, _, _ in grade.items]}}
+
+
+def is_person_test(test):
+    """True for a results.json test entry that person_test wrote."""
+    return isinstance(test.get("extra_data"), dict) and test["extra_data"].get("graded_by") == "person"
 
 
 def failed_everything(submission, rubric, notice, seed=0, only=None):

@@ -76,6 +76,11 @@ class Question:
         return self.kind == "auto" and not self.pending
 
     @property
+    def by_person(self):
+        """True for a question people grade (autograde review): manual, or auto with no tests yet."""
+        return self.kind == "manual" or self.pending
+
+    @property
     def test_names(self):
         """The tests a run of this question must report: scored ones, else the evidence."""
         return tuple(self.tests) if self.graded else self.evidence
@@ -107,6 +112,11 @@ class Rubric:
     @property
     def auto_total(self):
         return sum(q.points for q in self.questions if q.graded)
+
+    @property
+    def by_person(self):
+        """The questions people grade, in rubric order."""
+        return tuple(q for q in self.questions if q.by_person)
 
     def __getitem__(self, qid):
         for question in self.questions:

@@ -6,8 +6,8 @@ import re
 import pytest
 
 from autograde.course import review_data, similarity
-from autograde.course.review import is_loopback, reference_command
-from autograde.course.review_app import create_app
+from autograde.course.review import reference_command
+from autograde.course.review_app import create_app, is_loopback
 from autograde.course.review_data import histogram_svg
 from autograde.rubric import load_rubric
 from tests.support.review_batch import ODD_NAME, make_graded_batch
@@ -179,6 +179,44 @@ def test_the_json_api_saves_and_refuses_bad_input(app):
                 {**body, "submission": "../x"}, {**body, "based_on": "1"}):
         response = client.post("/api/grade", json=bad)
         assert response.status_code == 400 and response.json["error"]
+
+
+def test_keeping_the_current_grade_is_a_save_that_ends_the_conflict(app):
+    client = app.test_client()
+    mine = _form(client.get(f"/q/{QID}/s/{ODD_NAME}").get_data(as_text=True))
+    other = app.config["STORE"].save(ODD_NAME, QID, [], 0.5, "theirs", "bob", 0)
+    text = client.post(f"/q/{QID}/s/{ODD_NAME}", data={**mine, "comment": "mine"}).get_data(as_text=True)
+    keep = re.search(r'<form method="post" action="([^"]+)" class="inline">((?:(?!</form>).)*id="keep-current")', text, re.S)
+    fields = {"item": re.findall(r'name="item" value="([^"]+)"', keep.group(2)),
+              "adjustment": re.search(r'name="adjustment" value="([^"]*)"', keep.group(2)).group(1),
+              "comment": html.unescape(re.search(r"<textarea name=\"comment\" hidden>(.*?)</textarea>", keep.group(2), re.S).group(1)),
+              "based_on": re.search(r'name="based_on" value="(\d+)"', keep.group(2)).group(1), "suggested": ""}
+    assert client.post(html.unescape(keep.group(1)), data=fields).status_code == 303
+    store = app.config["STORE"]
+    assert store.conflicts(ODD_NAME, QID) == [] and store.current(ODD_NAME, QID).comment == "theirs"
+    assert store.current(ODD_NAME, QID).version > other.grade.version   # the choice is in the log
+
+
+@pytest.mark.parametrize("host", ["evil.example:8765", "evil.example", "10.0.0.5:8765"])
+def test_a_loopback_server_answers_only_to_loopback_names(app, host):
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 reaches the server with
+    its own name in Host (and in Origin, so the same-site check alone would pass it)."""
+    client = app.test_client()
+    assert client.get("/?names=1", headers={"Host": host}).status_code == 403
+    posted = client.post("/api/grade", headers={"Host": host, "Origin": f"http://{host}"},
+                         json={"submission": ODD_NAME, "question": QID, "items": [], "adjustment": 0, "comment": "",
+                               "based_on": 0, "grader": "mallory"})
+    assert posted.status_code == 403 and app.config["STORE"].current(ODD_NAME, QID) is None
+    for name in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765"):
+        assert client.get("/", headers={"Host": name}).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example", "/\t/evil.example",
+                                    "https://evil.example/", " //evil.example", "/\n/evil.example"])
+def test_login_goes_back_only_to_a_page_of_this_app(app, target):
+    response = app.test_client().get("/login", query_string={"name": "ann", "next": target})
+    location = response.headers["Location"]
+    assert response.status_code == 302 and location == "/", location
 
 
 def test_a_form_posted_from_another_site_is_refused(app):

@@ -2,6 +2,7 @@
 `--apply`d, moves gradebook.csv and the Canvas export by exactly the points people gave; a stale row
 is refused and reported; a malformed row is refused by its line number while the others apply."""
 import csv
+import json
 import shutil
 
 import pytest
@@ -141,3 +142,48 @@ def test_a_sheet_that_is_not_one_is_refused_whole(graded, tmp_path, capsys, cont
     assert message in capsys.readouterr().err
     assert main(["review", str(graded), "--apply", str(tmp_path / "none.csv"), "--grader", "ta1"]) == 2
     assert main(["review", str(graded), "--apply", str(tmp_path / "s.csv")]) == 2   # no --grader
+
+
+def test_a_comment_over_lines_round_trips_and_an_emptied_row_gives_full_marks(graded, tmp_path, capsys):
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("submission,question,max,items,adjustment,comment,grader,version\n"
+                     'bob,1.2,2,,-1,"first line\nsecond line",,0\n'
+                     "bob,1.3,2,,-0.5,,,0\n", encoding="utf-8")
+    assert main(["review", str(graded), "--apply", str(sheet), "--grader", "ta1"]) == 0
+    store = ReviewStore(graded, RUBRIC)
+    assert store.current("bob", "1.2").comment == "first line\nsecond line"
+    assert main(["review", str(graded), "--sheet", str(tmp_path / "again.csv")]) == 0
+    rows = _rows(tmp_path / "again.csv")
+    for row in rows:
+        if (row["submission"], row["question"]) == ("bob", "1.3"):
+            row["adjustment"] = ""   # the grader takes the deduction back
+    with open(tmp_path / "again.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["review", str(graded), "--apply", str(tmp_path / "again.csv"), "--grader", "ta2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 grade(s) applied" in out and "1 unchanged" in out   # bob's Q1.2 row came back as it was
+    assert store.score(store.current("bob", "1.3")) == RUBRIC["1.3"].points
+    assert store.current("bob", "1.2").comment == "first line\nsecond line"
+    store.close()
+
+
+def test_saving_a_grade_never_rescores_a_batch_scored_by_another_rubric(graded, tmp_path, capsys):
+    """bob's results.json says 1 point less than the bundled rubric gives his record (as after
+    `autograde rescore --rubric OTHER`): publishing a grade replaces only the people's part of it."""
+    results_file = graded / "bob" / "results.json"
+    stored = json.loads(results_file.read_text(encoding="utf-8"))
+    stored["score"] -= 1
+    results_file.write_text(json.dumps(stored), encoding="utf-8")
+    report = (graded / "bob" / "report.md").read_text(encoding="utf-8")
+    (tmp_path / "s.csv").write_text("submission,question,max,items,adjustment,comment,grader,version\n"
+                                    "bob,1.4,3,,-1,,,0\n", encoding="utf-8")
+    assert main(["review", str(graded), "--apply", str(tmp_path / "s.csv"), "--grader", "ta1"]) == 0
+    assert "its report kept: its automatic points" in capsys.readouterr().out
+    after = json.loads(results_file.read_text(encoding="utf-8"))
+    assert after["score"] == stored["score"] + 2 and (graded / "bob" / "report.md").read_text(encoding="utf-8") == report
+    people = [t for t in after["tests"] if t.get("extra_data", {}).get("graded_by") == "person"]
+    assert [(t["number"], t["score"]) for t in people] == [("1.4", 2)]
+    book = {row["submission"]: row for row in _rows(graded / "gradebook.csv")}
+    assert float(book["bob"]["total"]) == stored["score"] + 2

@@ -143,3 +143,36 @@ def test_the_database_is_sqlite_in_wal_mode_in_the_batch_folder(store, tmp_path)
     with sqlite3.connect(tmp_path / DB_NAME) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+
+
+def test_a_change_in_the_app_holds_until_rubric_toml_gives_the_item_new_points(store, tmp_path):
+    import dataclasses
+    grade = store.save("a", "3.1.2", [FIRST], 0, "", "ta", 0).grade
+    store.set_item_points("3.1.2", FIRST, -0.25, "head-ta")
+    assert store.points("3.1.2")[FIRST] == -0.25
+
+    def rubric_with(points):
+        items = tuple(dataclasses.replace(i, points=points) if i.id == FIRST else i for i in Q.items)
+        question = dataclasses.replace(Q, items=items)
+        return dataclasses.replace(RUBRIC, questions=tuple(question if q.id == Q.id else q for q in RUBRIC.questions))
+
+    same = ReviewStore(tmp_path, rubric_with(Q.item(FIRST).points))   # rubric.toml as it was: the app's change holds
+    assert same.points("3.1.2")[FIRST] == -0.25
+    edited = ReviewStore(tmp_path, rubric_with(-0.75))                 # rubric.toml edited since: the file wins
+    assert edited.points("3.1.2")[FIRST] == -0.75 and edited.score(grade) == Q.points - 0.75
+    assert edited.rubric_version() != same.rubric_version()
+    same.close()
+    edited.close()
+
+
+def test_reading_a_review_writes_nothing(store, tmp_path):
+    from autograde.course.review_store import manual_grades
+    store.save("a", "3.1.2", [FIRST], 0, "", "ta", 0)
+    store.close()
+    before = (tmp_path / DB_NAME).read_bytes()
+    grades = manual_grades(tmp_path, RUBRIC)
+    assert grades["a"]["3.1.2"].items[0][0] == FIRST
+    assert (tmp_path / DB_NAME).read_bytes() == before   # (a reader of a WAL database may add its -shm index)
+    with sqlite3.connect(f"{(tmp_path / DB_NAME).as_uri()}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+    assert manual_grades(tmp_path / "nowhere", RUBRIC) == {}

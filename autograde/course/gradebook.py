@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograde.course.review_store import DB_NAME as REVIEW_DB
-from autograde.course.review_store import ReviewStore
+from autograde.course.review_store import manual_grades
+from autograde.results import is_person_test
 from autograde.rubric import load_rubric
 
 RESULTS, GRADEBOOK = "results.json", "gradebook.csv"
@@ -61,16 +62,12 @@ def read_graded(graded_dir, rubric=None, auto_only=False):
 
 
 def _manual_grades(graded_dir, rubric):
-    """{"questions": the rubric's questions a person grades, "grades": {submission: {qid: ManualGrade}}},
+    """{"questions": the rubric's questions people grade, "grades": {submission: {qid: ManualGrade}}},
     or {} before a review began."""
     if not (Path(graded_dir) / REVIEW_DB).is_file():
         return {}
     rubric = rubric or load_rubric()
-    store = ReviewStore(graded_dir, rubric)
-    try:
-        return {"questions": [q for q in rubric.questions if q.kind == "manual"], "grades": store.manual_grades()}
-    finally:
-        store.close()
+    return {"questions": list(rubric.by_person), "grades": manual_grades(graded_dir, rubric)}
 
 
 def _graded(name, results, manual=None):
@@ -81,17 +78,18 @@ def _graded(name, results, manual=None):
         raise ValueError("'tests' is not a list of objects")
     scores, max_scores, titles = {}, {}, {}
     for index, test in enumerate(tests):
-        if isinstance(test.get("extra_data"), dict) and test["extra_data"].get("graded_by") == "person":
+        if is_person_test(test):
             continue   # a person's grade, as written into results.json: the review's store is where it is read
         number = str(test.get("number") or test.get("name") or f"test {index + 1}")
         scores[number] = _finite(test.get("score", 0), f"tests[{index}].score")
         max_scores[number] = _finite(test.get("max_score", 0), f"tests[{index}].max_score")
         title = str(test.get("name", number))
         titles[number] = title[len(f"Q{number} "):] if title.startswith(f"Q{number} ") else title
-    # Gradescope adds the tests up when the top-level score is absent; so does this.
-    people = [t for t in tests if isinstance(t.get("extra_data"), dict) and t["extra_data"].get("graded_by") == "person"]
-    total = _finite(results["score"], "score") if "score" in results else sum(scores.values())
-    total -= sum(_finite(t.get("score", 0), "a person's score") for t in people)
+    # Gradescope adds the tests up when the top-level score is absent (scores holds no person's grade).
+    total = sum(scores.values())
+    if "score" in results:
+        total = _finite(results["score"], "score") - sum(_finite(t.get("score", 0), "a person's score")
+                                                         for t in tests if is_person_test(t))
     ungraded = []
     for question in (manual or {}).get("questions", ()):
         grade = manual["grades"].get(name, {}).get(question.id)

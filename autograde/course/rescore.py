@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograde.course.gradebook import RESULTS, write_gradebook
-from autograde.course.review_store import DB_NAME as REVIEW_DB
-from autograde.course.review_store import ReviewStore
+from autograde.course.gradebook import RESULTS, graded_submissions, write_gradebook
+from autograde.course.review_store import manual_grades
 from autograde.record import (
     RECORD,
     MissingTests,
@@ -28,7 +27,7 @@ from autograde.record import (
     save_record,
 )
 from autograde.reports import write_report
-from autograde.results import QuestionResult
+from autograde.results import QuestionResult, is_person_test, person_test
 from autograde.rubric import load_rubric, resolve_rubric
 
 REPORT = "report.md"
@@ -54,9 +53,14 @@ def write_graded(results, target):
     target = Path(target)
     shutil.rmtree(target / f"{Path(REPORT).stem}_figures", ignore_errors=True)
     write_report(results, target / REPORT)
+    _write_results(results.to_gradescope(), target)
+
+
+def _write_results(gradescope, target):
+    """target/results.json, atomically: a reader sees the old file or the new one, whole."""
     fd, partial = tempfile.mkstemp(prefix=".results-", dir=target)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(results.to_gradescope(), f, indent=2, ensure_ascii=False)
+        json.dump(gradescope, f, indent=2, ensure_ascii=False)
     os.replace(partial, target / RESULTS)
 
 
@@ -98,17 +102,6 @@ def rescore_folder(graded_dir, rubric_value, submissions_hint="SUBMISSIONS"):
     return RescoreSummary(len(records), changed, unreadable, gradebook, time.monotonic() - start)
 
 
-def manual_grades(graded_dir, rubric):
-    """{submission: {question id: ManualGrade}} from the batch's review (none before a review began)."""
-    if not (Path(graded_dir) / REVIEW_DB).is_file():
-        return {}
-    store = ReviewStore(graded_dir, rubric)
-    try:
-        return store.manual_grades()
-    finally:
-        store.close()
-
-
 def with_manual(results, grades):
     """results with the grades people gave ({question id: ManualGrade}); a graded question the grading
     did not cover (a batch graded with -q) joins it, so its grade is shown and counted too."""
@@ -124,22 +117,38 @@ def with_manual(results, grades):
 
 def publish(graded_dir, rubric, names=None):
     """Write the grades people gave into each submission's results.json and report (all of graded_dir,
-    or the names given), rescored from its record by the rubric, and rebuild the gradebook. A
-    submission whose record cannot give that (no record, tests never run) keeps its files: the
-    gradebook and the export read the review's grades themselves. Returns (gradebook path,
-    [(name, why not rewritten)])."""
+    or the names given), and rebuild the gradebook.
+
+    A submission's report and results.json are rewritten from its record scored by the rubric when
+    that gives the automatic points its results.json holds. Otherwise (the batch was rescored by
+    another rubric since, or the record cannot be rescored) only results.json's grades by people are
+    replaced and the report is kept: saving a grade never rescores the automatic points. Returns
+    (gradebook path, [(name, what was kept and why)])."""
     graded_dir = Path(graded_dir)
     manual = manual_grades(graded_dir, rubric)
-    names = sorted(p.parent.name for p in graded_dir.glob(f"*/{RESULTS}") if not p.parent.name.startswith(".")) \
-        if names is None else sorted(set(names))
     kept = []
-    for name in names:
+    for name in graded_submissions(graded_dir) if names is None else sorted(set(names)):
+        target = graded_dir / name
         try:
-            results = rescore(read_record(graded_dir / name / RECORD), rubric)
-        except RecordError as exc:
-            kept.append((name, str(exc)))
+            stored = json.loads((target / RESULTS).read_text(encoding="utf-8"))
+            automatic = stored["score"] - sum(t["score"] for t in stored["tests"] if is_person_test(t))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            kept.append((name, f"{target / RESULTS} left as it was: cannot be read ({exc})"))
             continue
-        write_graded(with_manual(results, manual.get(name, {})), graded_dir / name)
+        try:
+            results = with_manual(rescore(read_record(target / RECORD), rubric), manual.get(name, {}))
+            why = "" if abs(results.score - automatic) < 1e-6 else \
+                f"its automatic points ({automatic:g}) are not this rubric's ({results.score:g})"
+        except RecordError as exc:
+            why = str(exc)
+        if not why:
+            write_graded(results, target)
+            continue
+        grades = manual.get(name, {})
+        tests = [t for t in stored["tests"] if not is_person_test(t)]
+        tests += [person_test(q, grades[q.id]) for q in rubric.by_person if q.id in grades]
+        _write_results(dict(stored, tests=tests, score=automatic + sum(g.score for g in grades.values())), target)
+        kept.append((name, f"people's grades written into results.json, its report kept: {why}"))
     return write_gradebook(graded_dir, rubric), kept
 
 

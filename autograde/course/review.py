@@ -6,7 +6,6 @@ reference solution's evidence so the grading page shows its figures beside the s
 The server binds 127.0.0.1 by default. On any other address every request needs a token (printed in
 the URL at start), compared in constant time.
 """
-import ipaddress
 import secrets
 import socket
 import subprocess
@@ -109,7 +108,7 @@ def _apply_sheet(graded_dir, sheet, grader, rubric):
 def reference_command(graded_dir, rubric, rubric_option=None):
     """The `autograde grade` command that grades the bundled reference's evidence questions into
     GRADED_DIR/.reference/ (its record and report), or None when no question has evidence."""
-    questions = [q.id for q in rubric.questions if (q.kind == "manual" or q.pending) and q.evidence]
+    questions = [q.id for q in rubric.by_person if q.evidence]
     if not questions:
         return None
     folder = Path(graded_dir) / REFERENCE
@@ -132,21 +131,11 @@ def grade_reference(graded_dir, rubric, rubric_option=None):
     return 0
 
 
-def is_loopback(host):
-    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def serve(graded_dir, rubric, *, host=DEFAULT_HOST, port=DEFAULT_PORT, grader=None, editors=()):
     """Serve the review app until Ctrl+C. Returns 0, or 2 when the address cannot be bound."""
     from werkzeug.serving import make_server
 
-    from autograde.course.review_app import create_app, warm_up
+    from autograde.course.review_app import create_app, is_loopback, warm_up
 
     token = None if is_loopback(host) else secrets.token_urlsafe(24)
     app = create_app(graded_dir, rubric, grader=grader, editors=editors, token=token)

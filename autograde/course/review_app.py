@@ -12,6 +12,7 @@ other file, imports nothing of the sandbox and runs no submission code. Every pa
 checked against the batch's submissions, the rubric's questions or the record's figure names.
 """
 import hmac
+import ipaddress
 import math
 import threading
 from pathlib import Path
@@ -26,7 +27,6 @@ from autograde.rubric import load_rubric
 TOKEN_COOKIE, GRADER_COOKIE, NAMES_COOKIE = "review_token", "review_grader", "review_names"
 TOKEN_HEADER = "X-Review-Token"
 MAX_NAME = 80
-MAX_COMMENT = 20000
 
 
 def create_app(graded_dir, rubric=None, *, grader=None, editors=(), token=None):
@@ -55,7 +55,7 @@ def warm_up(app):
     names = data.submissions()
     for name in names:
         data.digest(name)
-    questions = [q.id for q in app.config["RUBRIC"].questions if _by_person(q)]
+    questions = [q.id for q in app.config["RUBRIC"].questions if q.by_person]
     for name in names:
         pdf = data.writeup(name)
         if pdf is not None:
@@ -110,14 +110,9 @@ def _manual_question(qid):
         question = _config("RUBRIC")[qid]
     except KeyError:
         abort(404, f"no question {qid} in the rubric")
-    if not _by_person(question):
+    if not question.by_person:
         abort(404, f"Q{qid} is graded by its tests, not by a person")
     return question
-
-
-def _by_person(question):
-    """True for a question a person grades: a manual one, or an automatic one with no tests yet."""
-    return question.kind == "manual" or question.pending
 
 
 def _submission(name):
@@ -127,7 +122,7 @@ def _submission(name):
 
 
 def _manual_questions():
-    return [q for q in _config("RUBRIC").questions if _by_person(q)]
+    return [q for q in _config("RUBRIC").questions if q.by_person]
 
 
 def _next_ungraded(question, after=None):
@@ -213,10 +208,24 @@ def _writeup_view(submission, question):
 
 
 # --- guards -------------------------------------------------------------------------------------
+def is_loopback(host):
+    """True for an address or name only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _install_guards(app):
     @app.before_request
     def require_token():
         token = app.config["TOKEN"]
+        if not token and not is_loopback(urlsplit("//" + request.host).hostname or ""):
+            # Served on loopback without a token: a name other than a loopback one in Host is a page of
+            # another site that rebound its DNS name to this machine (DNS rebinding), not a grader.
+            abort(403, "this review server answers only to 127.0.0.1, localhost or [::1] (or needs its token)")
         if token:
             offered = request.args.get("token") or request.headers.get(TOKEN_HEADER) or request.cookies.get(TOKEN_COOKIE) or ""
             if not hmac.compare_digest(offered.encode(), token.encode()):
@@ -258,7 +267,9 @@ def _install_pages(app):
     def login():
         name = _valid_name(request.args.get("name", ""))
         target = request.args.get("next", "/")
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        parts = urlsplit(target)
+        if (not target.startswith("/") or target.startswith("//") or "\\" in target or parts.scheme or parts.netloc
+                or any(ord(c) < 33 or ord(c) == 127 for c in target)):   # only a path of this app
             target = "/"
         if not name:
             return render_template("review/login.html", target=target, fixed=app.config["GRADER"])
@@ -277,11 +288,11 @@ def _install_pages(app):
         submissions = data.submissions()
         rows = []
         for q in rubric.questions:
-            scores = manual.get(q.id, []) if _by_person(q) else auto.get(q.id, [])
+            scores = manual.get(q.id, []) if q.by_person else auto.get(q.id, [])
             rows.append({"question": q, "scores": scores,
                          "svg": histogram_svg(scores, 0, q.points, label=f"Q{q.id} scores"),
                          "mean": sum(scores) / len(scores) if scores else None,
-                         "failing": failing.get(q.id, []), "manual": _by_person(q)})
+                         "failing": failing.get(q.id, []), "manual": q.by_person})
         pairs, similarity_problem = data.similar_pairs()
         response = app.make_response(render_template(
             "review/overview.html", rows=rows, count=len(submissions), troubled=data.troubled_runs(),
@@ -338,7 +349,7 @@ def _install_pages(app):
         suggested = [s for s in form.get("suggested", "").split(",") if s]
         adjustment = _number(form.get("adjustment", "") or "0", "adjustment")
         based_on = int(_number(form.get("based_on", "") or "0", "based_on"))
-        comment = form.get("comment", "")[:MAX_COMMENT]
+        comment = form.get("comment", "")
         try:
             result = _store().save(submission, qid, items, adjustment, comment, grader, based_on, suggested)
         except ValueError as exc:
@@ -472,7 +483,7 @@ def _install_api(app):
             question = app.config["RUBRIC"][qid]
         except KeyError:
             abort(400, f"no question {qid!r} in the rubric")
-        if not _by_person(question):
+        if not question.by_person:
             abort(400, f"Q{qid} is graded by its tests, not by a person")
         if not _data().known(submission):
             abort(400, f"no submission {submission!r} in this batch")
@@ -492,7 +503,7 @@ def _install_api(app):
         if not isinstance(comment, str):
             abort(400, "\"comment\" must be text")
         try:
-            result = _store().save(submission, qid, items, float(adjustment), comment[:MAX_COMMENT], grader, based_on,
+            result = _store().save(submission, qid, items, float(adjustment), comment, grader, based_on,
                                    suggested)
         except ValueError as exc:
             abort(400, str(exc))

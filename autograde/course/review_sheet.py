@@ -7,11 +7,12 @@ the row shows: 0 for none). Beside it, OUT-items.csv lists every question's item
 points, text, cites): what a grader may write in `items`.
 
 `autograde review GRADED_DIR --apply SHEET.csv --grader NAME` records each filled row (items,
-adjustment or comment not empty) as NAME's save under the store's stale-version rule: a row whose
+adjustment or comment not empty, or a row that showed a grade: emptied, it gives full marks) as NAME's save under the store's stale-version rule: a row whose
 version is no longer the grade in force is kept in the log and refused. A row that is not
 well-formed is refused with its line number; the other rows still apply.
 """
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def write_sheet(graded_dir, out_csv, rubric):
     and the items it may name to <stem>-items.csv beside it. Returns the sheet's Path."""
     store = open_store(graded_dir, rubric)
     try:
-        questions = [q for q in rubric.questions if q.kind == "manual"]
+        questions = list(rubric.by_person)
         current = store.all_current()
         out_csv = Path(out_csv)
         out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -85,11 +86,12 @@ def apply_sheet(graded_dir, sheet_csv, grader, rubric):
         raise SheetError(f"{sheet_csv}: no such file (expected a sheet written by autograde review --sheet)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SheetError(f"{sheet_csv}: cannot be read as a UTF-8 CSV ({exc})") from None
-    try:
-        rows = list(csv.reader(text.splitlines()))
+    try:   # newline="": a quoted cell keeps its line breaks, and line_num counts the file's lines
+        reader = csv.reader(io.StringIO(text, newline=""))
+        rows = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
         raise SheetError(f"{sheet_csv}: not a CSV ({exc})") from None
-    header = [h.strip().lower() for h in rows[0]] if rows else []
+    header = [h.strip().lower() for h in rows[0][1]] if rows else []
     missing = [c for c in ("submission", "question", "items", "adjustment", "comment", "version") if c not in header]
     if missing:
         raise SheetError(f"{sheet_csv}: its header lacks {', '.join(missing)}; expected the columns {','.join(COLUMNS)}")
@@ -97,7 +99,7 @@ def apply_sheet(graded_dir, sheet_csv, grader, rubric):
     report = ApplyReport()
     store = open_store(graded_dir, rubric)
     try:
-        for line, row in enumerate(rows[1:], 2):
+        for line, row in rows[1:]:   # a row's line: where it ends in the file (a cell may span lines)
             if not any(cell.strip() for cell in row):
                 continue
             cells = {name: _unquote(row[i]) if i < len(row) else "" for i, name in enumerate(header)}
@@ -119,12 +121,13 @@ def _apply_row(store, cells, grader, known, report, line):
     store.question(qid)   # ValueError naming the questions a person grades
     items = [i.strip() for i in cells["items"].replace(",", ";").split(";") if i.strip()]
     adjustment, comment = cells["adjustment"].strip(), cells["comment"]
-    if not items and not adjustment and not comment.strip():
-        return   # not filled in
     try:
         based_on = int(float(cells["version"].strip() or 0))
     except ValueError:
         raise ValueError(f"version {cells['version']!r} is not a number (keep the value the sheet was written with)") from None
+    if not items and not adjustment and not comment.strip() and not based_on:
+        return   # a row that showed no grade and was left empty: not graded
+    # (a row that showed a grade and was emptied is a grade too: full marks, nothing deducted)
     try:
         adjustment_value = float(adjustment) if adjustment else 0.0
     except ValueError:
@@ -147,14 +150,3 @@ def _apply_row(store, cells, grader, known, report, line):
 def _unquote(cell):
     """A cell as written: the apostrophe that neutralised a formula on the way out is taken off."""
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
-
-
-def refused_lines(report):
-    """Human lines for what --apply refused."""
-    return [f"line {line}: {why}" for line, why in report.refused]
-
-
-def applied_summary(report, sheet):
-    return (f"applied {len(report.applied)} rows of {sheet}, refused {len(report.refused)}, "
-            f"{report.unchanged} unchanged")
-

@@ -7,10 +7,11 @@ based on a version that is no longer current (another grader saved first) is kep
 not applied: the grader is shown both and chooses, and the choice is a new save. The current grade
 of a (submission, question) is its newest applied event.
 
-An item's points are the rubric's (rubric.toml) unless an editor changed them here (also an event);
-a grade stores which items it applied, never their points, so a change of points applies to every
-grade that used the item, as Gradescope and PrairieLearn do. The rubric version (a hash of every
-item's points in force) is recorded with each save.
+An item's points are the rubric's (rubric.toml) unless an editor changed them here (also an event,
+which records the rubric's points it replaced: once rubric.toml gives the item other points, the
+file's newer value is in force again). A grade stores which items it applied, never their points,
+so a change of points applies to every grade that used the item, as Gradescope and PrairieLearn
+do. The rubric version (a hash of every item's points in force) is recorded with each save.
 
 Writes are transactions (BEGIN IMMEDIATE: the stale-version check and the insert are one step
 under several graders and processes). WAL with synchronous=NORMAL keeps every committed save
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_pair ON events (question, submission, applied, id);
 CREATE TABLE IF NOT EXISTS item_points (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, grader TEXT NOT NULL,
-    question TEXT NOT NULL, item TEXT NOT NULL, points REAL NOT NULL);
+    question TEXT NOT NULL, item TEXT NOT NULL, points REAL NOT NULL, base REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS editors (name TEXT PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS writeup_pages (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, grader TEXT NOT NULL,
@@ -95,17 +96,21 @@ class ReviewStore:
     """The review database of a batch folder. Safe to share between threads (a connection per thread)
     and between processes (SQLite's locking)."""
 
-    def __init__(self, graded_dir, rubric, editors=()):
+    def __init__(self, graded_dir, rubric, editors=(), readonly=False):
+        """readonly: read an existing review (the gradebook, the export) without writing to the folder,
+        which may be a read-only copy; the database must exist then."""
         self.path = Path(graded_dir) / DB_NAME
         self.rubric = rubric
-        self._manual = {q.id: q for q in rubric.questions if q.kind == "manual" or q.pending}
+        self.readonly = readonly
+        self._manual = {q.id: q for q in rubric.by_person}
         self._local = threading.local()
         self._connections = []
         self._lock = threading.Lock()
         db = self._db()
-        db.executescript(SCHEMA)
-        with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
+        if not readonly:
+            db.executescript(SCHEMA)
+            with self._write() as db:
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
         self._salt = db.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0].encode()
         for name in editors:
             self.add_editor(name)
@@ -114,9 +119,19 @@ class ReviewStore:
     def _db(self):
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            if self.readonly:
+                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                     isolation_level=None, check_same_thread=False)
+                try:
+                    db.execute("SELECT 1 FROM meta LIMIT 1")
+                except sqlite3.OperationalError:   # a read-only folder, where a reader cannot add the WAL's index:
+                    db.close()                     # read the file as it is, as no server is writing it there
+                    db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True,
+                                         isolation_level=None, check_same_thread=False)
+            else:
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
             self._local.db = db
             with self._lock:
@@ -142,21 +157,26 @@ class ReviewStore:
             raise ValueError(f"no question {qid} for a person to grade (they are: {', '.join(self._manual)})") from None
 
     def points(self, qid):
-        """{item id: points in force}: the rubric's, or the last an editor set here."""
-        question = self.question(qid)
-        points = {item.id: item.points for item in question.items}
-        for item, value in self._db().execute(
-                "SELECT item, points FROM item_points WHERE question = ? ORDER BY id", (question.id,)):
-            if item in points:
-                points[item] = value
-        return points
+        """{item id: points in force}: the last an editor set here while the rubric still gives the item
+        the points that change replaced; else the rubric's."""
+        return self._points_in_force()[self.question(qid).id]
+
+    def _points_in_force(self):
+        """{question id: {item id: points in force}} of every question people grade."""
+        changed = {(q, i): (p, base) for q, i, p, base in
+                   self._db().execute("SELECT question, item, points, base FROM item_points ORDER BY id")}
+        found = {}
+        for q in self._manual.values():
+            found[q.id] = {}
+            for item in q.items:
+                points, base = changed.get((q.id, item.id), (item.points, item.points))
+                found[q.id][item.id] = points if base == item.points else item.points
+        return found
 
     def rubric_version(self):
         """A short hash of every manual item's points in force: grades saved under another version
         were scored with other points."""
-        overrides = {(q, i): p for q, i, p in self._db().execute("SELECT question, item, points FROM item_points ORDER BY id")}
-        entries = [(q.id, item.id, overrides.get((q.id, item.id), item.points))
-                   for q in self._manual.values() for item in q.items]
+        entries = sorted((qid, item, p) for qid, items in self._points_in_force().items() for item, p in items.items())
         return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:12]
 
     def score(self, grade):
@@ -221,7 +241,7 @@ class ReviewStore:
 
     def manual_grades(self):
         """{submission: {question id: ManualGrade}} of every grade in force, scored by the points in force."""
-        points = {qid: self.points(qid) for qid in self._manual}
+        points = self._points_in_force()
         texts = {qid: {item.id: item.text for item in q.items} for qid, q in self._manual.items()}
         found = {}
         for (submission, qid), grade in self.all_current().items():
@@ -277,7 +297,8 @@ class ReviewStore:
         if not math.isfinite(points) or abs(points) > 1000:
             raise ValueError(f"points {points!r} must be a finite number")
         with self._write() as db:
-            db.execute("INSERT INTO item_points VALUES (NULL, ?, ?, ?, ?, ?)", (now(), grader, q.id, item_id, points))
+            db.execute("INSERT INTO item_points VALUES (NULL, ?, ?, ?, ?, ?, ?)",
+                       (now(), grader, q.id, item_id, points, q.item(item_id).points))
 
     # ---- the write-up page a grader chose ------------------------------------------------------------
     def set_writeup_page(self, submission, question, page, grader):
@@ -345,6 +366,18 @@ def _grade(row):
     (event, at, grader, submission, question, items, adjustment, comment, version, based_on, applied, suggested) = row
     return Grade(submission, question, tuple(json.loads(items)), adjustment, comment, grader, at, event, version,
                  tuple(json.loads(suggested)), bool(applied), based_on)
+
+
+def manual_grades(graded_dir, rubric):
+    """{submission: {question id: ManualGrade}} of a batch folder's review, read without writing
+    anything ({} before a review began)."""
+    if not (Path(graded_dir) / DB_NAME).is_file():
+        return {}
+    store = ReviewStore(graded_dir, rubric, readonly=True)
+    try:
+        return store.manual_grades()
+    finally:
+        store.close()
 
 
 def open_store(graded_dir, rubric, editors=()):
