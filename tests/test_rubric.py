@@ -132,3 +132,39 @@ def test_an_unknown_profile_is_refused_naming_those_declared(tmp_path):
     with pytest.raises(RubricError, match="neither a rubric file nor a profile"):
         resolve_rubric(str(tmp_path / "missing.toml"))
     assert resolve_rubric("strict")[1] == "strict"
+
+
+def test_each_question_people_grade_has_items_that_cite_the_handout(rubric):
+    """The review's rubric (issue: an item per requirement, a `cites` for each): every question people
+    grade has an item for a missing answer worth its points, and items whose suggestions name its
+    own evidence checks (load_rubric refuses others)."""
+    people = rubric.by_person
+    assert len(people) == 18 and sum(q.points for q in people) == 50
+    for q in people:
+        assert q.prompt and len(q.items) >= 3, q.id
+        assert all(item.text and "“" in item.cites for item in q.items), q.id   # a quoted handout sentence
+        assert any(item.points == -q.points for item in q.items), f"Q{q.id}: no item for a missing answer"
+        assert {n for item in q.items for n in item.suggested_by} <= set(q.evidence)
+
+
+def test_each_prompt_is_the_handouts_question_verbatim(rubric):
+    from hw5data.paths import shared_data_dir
+    handout = shared_data_dir().parent / "handout.md"
+    if not handout.is_file():
+        pytest.skip(f"the handout is not at {handout} (set HW5_SHARED_DATA to the shared data folder)")
+    text = handout.read_text(encoding="utf-8")
+    assert [q.id for q in rubric.by_person if q.prompt not in text] == []
+
+
+@pytest.mark.parametrize("item, complaint", [
+    ('id = "a"\ntext = "x"', "missing key 'points'"),
+    ('id = "A b"\npoints = -1\ntext = "x"', "use lower-case letters"),
+    ('id = "a"\npoints = -1\ntext = "x"\nsuggested_by = ["test_not_evidence"]', "not its evidence"),
+    ('id = "a"\npoints = -1\ntext = "x"\ncolour = "red"', "unknown key"),
+    ('id = "a"\npoints = -1\ntext = "x"\n[[question.items]]\nid = "a"\npoints = -1\ntext = "y"', "repeats"),
+])
+def test_malformed_items_are_named_in_the_error(tmp_path, item, complaint):
+    path = tmp_path / "rubric.toml"
+    path.write_text(f'[[question]]\nid = "9.9"\ntitle = "x"\npoints = 2\nkind = "manual"\n[[question.items]]\n{item}\n')
+    with pytest.raises(RubricError, match=complaint):
+        load_rubric(path)
