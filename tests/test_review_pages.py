@@ -246,3 +246,9 @@ def test_grade_reference_grades_the_evidence_questions_into_the_batch(tmp_path):
     command = reference_command(tmp_path, load_rubric())
     assert command[1:4] == ["-m", "autograde", "grade"] and str(tmp_path / ".reference" / "outcomes.json") in command
     assert "-q" in command and QID in command and "2.1.2" not in command
+
+
+@pytest.mark.parametrize("page", ["0", "-3", "1e300", "abc", "inf"])
+def test_a_write_up_page_that_is_not_a_page_number_is_refused(app, page):
+    response = app.test_client().post(f"/q/{QID}/s/{ODD_NAME}/writeup-page", data={"writeup_page": page})
+    assert response.status_code == 400 and app.config["STORE"].writeup_page(ODD_NAME, QID) is None

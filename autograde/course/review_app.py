@@ -356,7 +356,7 @@ def _install_pages(app):
             abort(400, str(exc))
         page = form.get("writeup_page", "").strip()
         if page and page != form.get("writeup_page_shown", "").strip():
-            _store().set_writeup_page(submission, qid, max(1, int(_number(page, "writeup_page"))), grader)
+            _set_page(submission, qid, page, grader)
         if result.applied:
             return redirect(url_for("next_ungraded", qid=qid), code=303)
         return render_template("review/conflict.html", question=question, submission=submission,
@@ -371,8 +371,7 @@ def _install_pages(app):
         grader = _grader()
         if not grader:
             abort(403, "name yourself first (/login)")
-        page = max(1, int(_number(request.form.get("writeup_page", "") or "1", "writeup_page")))
-        _store().set_writeup_page(submission, qid, page, grader)
+        _set_page(submission, qid, request.form.get("writeup_page", "") or "1", grader)
         return redirect(url_for("grading", qid=qid, submission=submission), code=303)
 
     @app.route("/q/<qid>/items", methods=["GET", "POST"])
@@ -432,6 +431,14 @@ def _send_figure(submission, file):
     if path is None:
         abort(404, "no such figure")
     return send_file(path, mimetype="image/png", max_age=3600)
+
+
+def _set_page(submission, qid, text, grader):
+    """Keep the write-up page a grader chose (400 for one that is not a page number)."""
+    try:
+        _store().set_writeup_page(submission, qid, int(_number(text, "writeup_page")), grader)
+    except ValueError as exc:
+        abort(400, str(exc))
 
 
 def _number(text, what):

@@ -303,8 +303,8 @@ class ReviewStore:
     # ---- the write-up page a grader chose ------------------------------------------------------------
     def set_writeup_page(self, submission, question, page, grader):
         page = int(page)
-        if page < 1:
-            raise ValueError(f"page {page} must be 1 or more")
+        if not 1 <= page <= 100_000:
+            raise ValueError(f"page {page}: a write-up's pages are numbered from 1")
         with self._write() as db:
             db.execute("INSERT INTO writeup_pages VALUES (NULL, ?, ?, ?, ?, ?)",
                        (now(), str(grader or ""), str(submission), self.question(question).id, page))
