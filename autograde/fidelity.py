@@ -45,6 +45,29 @@ checks points; each question's total stays the handout's in both.
   Within one question a bug can fail several of its checks (a softmax over the wrong axis fails all
   four of Q2.2.2's).
 
+## The functions a check passes as arguments
+
+Where the handout's scripts pass one of the submission's functions to another (run_q2.py's
+`backwards(delta, params, 'output', linear_deriv)` and `backwards(delta, params, 'layer1',
+sigmoid_deriv)`, `forward(X, params, 'layer1', sigmoid)`, run_q5.py's relu layers), a check that
+calls the submission's code passes the submission's own function, named and resolved in its process
+(`Submission.own_function`: nn.py's binding, else util.py's), never a grader lambda or copy. So code
+that tells functions apart by identity (`if activation_deriv == sigmoid_deriv: ... elif
+activation_deriv == linear_deriv: ...`) is graded as the handout's scripts would run it
+(`students/activation_dispatch_by_identity` keeps full marks).
+
+| check | the callables passed | why |
+|---|---|---|
+| Q1.3, Q1.5 (evidence) | `forward(..., linear)`, `backwards(..., linear_deriv)`: util.py's own | the identity layer of the theory questions, as util.py gives it |
+| Q2.2.1 `test_forward_returns_activation_of_xw_plus_b` | none (the default), then the submission's own `relu`; the output is compared with what that `relu` makes of X W + b | "forward must apply the activation it is given", with one run_q5.py passes; a wrong util.py costs nothing here |
+| Q2.3.1 backwards checks | `backwards(..., linear_deriv)` for the softmax layer, `backwards(..., sigmoid_deriv)` for the hidden one: the submission's own | as run_q2.py calls them. Where its `sigmoid_deriv` (or util's `linear_deriv`) is wrong, the grader's is patched in under that name for these checks, so identity dispatch still recognises it; the report says so, and the wrong `sigmoid_deriv` is charged once, by `test_sigmoid_deriv_is_written_in_terms_of_the_output` (`students/activation_dispatch_sigmoid_deriv_of_x`) |
+| Q2.4.1 trainings | whatever the submission's `train` passes, resolved in its own modules, where the grader's Q2 functions are patched in | the grader's `forward`/`backwards` call the function they get and never compare it |
+| Q2.5.1 `numerical_gradients` | the grader's loss function `loss_fn(params)` | the contract's checker takes any function of the parameters, as run_q2.py passes its own closure: no function of the submission belongs there |
+| Q3.1.x, Q4.4 | as Q2.4.1: the submission's training or reading code on the grader's Q2 functions (and Q2 loop for Q3's trainings) | a Q2 bug is charged in Q2 |
+| Q5.1.1 | `autoencoder_forward`/`autoencoder_backwards` call the grader's `forward`/`backwards` with what its run_q5.py passes: util.py's own `relu` and `relu_deriv`, and `sigmoid`, `sigmoid_deriv` by name, which are the grader's there like the rest of Q2 | a Q2 bug is charged in Q2; the layers' activations are graded by the output they give |
+| Q5.2, Q5.3.x | the submission's loop on the grader's Q2 and Q5.1 functions (`relu` and `relu_deriv` too) | a Q5.1 bug is charged in Q5.1 |
+| Q6, Q7 | none: arrays, paths and models (Q7's probes run the submission's own functions in its process) | |
+
 ## Procedure checks
 
 Where the handout fixes a procedure, a check observes it through the calls (the grader's trusted

@@ -40,7 +40,12 @@ class WorkerDied(RuntimeError):
 
 
 class RemoteFunction:
-    """An untrusted module's function: calling it runs it in the worker."""
+    """An untrusted module's function: calling it runs it in the worker.
+
+    As an argument of a call (or inside a closure sent to the worker) it travels as its module's and
+    its name only, and arrives as the untrusted module's own function object, so code that dispatches
+    on identity (`if activation_deriv == sigmoid_deriv`) recognises it; under `patched`, as the
+    replacement that the module's own globals then hold too."""
 
     def __init__(self, client, module, name):
         self._client, self._module, self.__name__ = client, module, name

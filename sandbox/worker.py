@@ -23,6 +23,8 @@ Requests and answers (tuples):
                                                  undo, saying how often each ran and what each `record` logged
 Any request may answer ("raised", (type name, builtin base names, message, "file.py:line")).
 A module named in "call" or "describe" may also be a trusted one loaded by --preload or --setup.
+An argument of "call" or "run" may name a function of DIR's modules (client.RemoteFunction): it
+arrives as that module's attribute itself (local_function), e.g. nn.sigmoid_deriv for backwards.
 """
 import importlib
 import pickle
@@ -116,7 +118,8 @@ def _invoke(function, args, kwargs, state):
 
 def _counted(function, name, calls, log):
     """function, counting its calls; where it has a `record(args, kwargs)` attribute, each call's
-    record (plain data: what a procedure check needs, e.g. the learning rate) is logged too."""
+    record (plain data: what a procedure check needs, e.g. the learning rate) is logged too. It
+    bears the name it replaces: untrusted code that tells functions apart by `__name__` still can."""
     record = getattr(function, "record", None)
 
     def counted(*args, **kwargs):
@@ -124,12 +127,18 @@ def _counted(function, name, calls, log):
         if record is not None:
             log.append(record(args, kwargs))
         return function(*args, **kwargs)
+    counted.__name__ = counted.__qualname__ = name
     return counted
 
 
 def local_function(module, name):
-    """What a trusted-side reference to an untrusted function (client.RemoteFunction) becomes here: the function itself."""
-    return getattr(importlib.import_module(module), name)
+    """What a trusted-side reference to an untrusted function (client.RemoteFunction) becomes here:
+    the module's attribute at the time the request arrives (a patched one while a "patch" holds), so
+    the very object the module's own code compares an argument with (`if deriv == sigmoid_deriv`)."""
+    value = getattr(importlib.import_module(module), name, None)
+    if not callable(value):
+        raise AttributeError(f"{module}.py has no function '{name}' (the grader passes it as an argument)")
+    return value
 
 
 def local_module(module):

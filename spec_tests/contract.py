@@ -31,7 +31,7 @@ CONTRACT = {
 # its question does not list is a grader error (spec_tests/submission.py), so the map cannot go
 # stale; the known-wrong corpus reads it to grade a fixture only where its changed code runs.
 QUESTION_MODULES = {
-    "1": ("nn",), "2": ("nn", "util", "run_q2"), "3": ("run_q3", "nn"),
+    "1": ("nn", "util"), "2": ("nn", "util", "run_q2"), "3": ("run_q3", "nn"),
     "4.2": ("q4",), "4.3": ("q4", "run_q4"), "4.4": ("q4", "run_q4", "run_q3"),
     "5": ("run_q5",), "6": ("run_q6", "run_q5"), "7.1.1": ("q7_mlp",), "7.1.2": ("q7_mnist",),
     "7.1.3": ("q7_nist36_cnn",), "7.1.4": ("q7_emnist",), "7.2.1": ("q7_flowers",),

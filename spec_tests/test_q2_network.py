@@ -3,6 +3,7 @@
 Oracles are scipy's expit/softmax, closed-form values and central differences (gradcheck.py);
 nothing here imports the reference solution.
 """
+import contextlib
 import warnings
 
 import numpy as np
@@ -111,15 +112,20 @@ def test_sigmoid_handles_huge_inputs_without_overflow(nn):
 
 
 @question("2.2.1")
-def test_forward_returns_activation_of_xw_plus_b(nn, rng):
+def test_forward_returns_activation_of_xw_plus_b(submission, nn, rng):
     """forward(X, params, name, activation) = activation(X @ W + b), sigmoid by default"""
     x, w, b = rng.normal(size=(6, 5)), rng.normal(size=(5, 3)), rng.normal(size=3)
     params = {"Wlayer": w, "blayer": b}
     out = np.asarray(nn.forward(x, params, "layer"))
     assert out.shape == (6, 3), f"forward(X (6, 5), W (5, 3)) returned shape {out.shape}; expected (N, M) = (6, 3)"
     np.testing.assert_allclose(out, expit(x @ w + b), rtol=1e-9, atol=1e-12, err_msg="forward with the default activation must return sigmoid(X @ W + b)")
-    out = np.asarray(nn.forward(x, params, "layer", np.tanh))
-    np.testing.assert_allclose(out, np.tanh(x @ w + b), rtol=1e-9, atol=1e-12, err_msg="forward must apply the activation it is given")
+    # The submission's own relu (util.py's, which run_q5.py passes to forward): a forward that tells
+    # activations apart by identity (`if activation == relu`) recognises it. It is compared with what
+    # that relu itself makes of X @ W + b, so a wrong util.py costs nothing here.
+    relu = submission.own_function("relu")
+    out = np.asarray(nn.forward(x, params, "layer", relu))
+    np.testing.assert_allclose(out, np.asarray(relu(x @ w + b)), rtol=1e-9, atol=1e-12,
+                               err_msg="forward(X, params, name, relu) must return relu(X @ W + b): forward must apply the activation it is given")
 
 
 @question("2.2.1")
@@ -203,16 +209,66 @@ def test_accuracy_is_the_fraction_of_correct_argmax(nn):
 
 # --- 2.3.1 backwards -----------------------------------------------------------------------
 
-def _sigmoid_deriv(post):
-    return post * (1 - post)
+# The derivatives the handout's run_q2.py passes to backwards: util's linear_deriv for the softmax
+# layer (delta is already dJ/d(pre-softmax)), nn's sigmoid_deriv for the hidden layer.
+PASSED_DERIVATIVES = ("linear_deriv", "sigmoid_deriv")
+SIGMOID_DERIV_CHECK = "test_sigmoid_deriv_is_written_in_terms_of_the_output"
 
 
-def _backprop(nn, params, x, y):
-    """Run the submission's backwards through both layers on caches made by the trusted forward."""
+@pytest.fixture(scope="module")
+def stand_ins(submission):
+    """{name: the grader's version} of each derivative in PASSED_DERIVATIVES that the submission
+    defines wrong (its sigmoid_deriv is graded by SIGMOID_DERIV_CHECK; util.py is the handout's):
+    backwards is then checked with the grader's patched in under that name, so a wrong derivative is
+    charged once, and identity dispatch in backwards still works. {} when its own are right."""
+    trusted = trusted_contract_functions()
+    post = np.linspace(0.01, 0.99, 12).reshape(3, 4)
+    wrong = {}
+    for name in PASSED_DERIVATIVES:
+        try:
+            got = np.asarray(submission.own_function(name)(post.copy()), dtype=float)
+            right = got.shape == post.shape and np.allclose(got, trusted[name](post), rtol=1e-9, atol=1e-12)
+        except BaseException as exc:  # noqa: BLE001 (missing, raising or exiting: graded where it lives)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            right = False
+        if not right:
+            wrong[name] = trusted[name]
+    return wrong
+
+
+def _stand_in_note(stand_ins):
+    """Words for a check's message where backwards ran with the grader's derivatives, else ''."""
+    where = {"sigmoid_deriv": f"is charged once, by {SIGMOID_DERIV_CHECK}", "linear_deriv": "is util.py's, the handout's own, not graded"}
+    if not stand_ins:
+        return ""
+    return " (backwards ran with the grader's " + " and ".join(
+        f"{name} in place of the submission's, which is wrong and {where.get(name, 'is graded where it lives')}"
+        for name in sorted(stand_ins)) + ")"
+
+
+def _backprop(submission, nn, params, x, y, stand_ins):
+    """Run the submission's backwards through both layers on caches made by the trusted forward, as
+    the handout's run_q2.py calls it: with the submission's own linear_deriv and sigmoid_deriv (the
+    grader's under their names where the submission's are wrong: `stand_ins`)."""
     pre1, post1, pre2, probs = two_layer_forward(params, x)
     params["cache_layer1"], params["cache_output"] = (x, pre1, post1), (post1, pre2, probs)
-    d_hidden = nn.backwards(probs - y, params, "output", lambda post: np.ones_like(post))
-    return nn.backwards(d_hidden, params, "layer1", _sigmoid_deriv)
+    with submission.patched(stand_ins) if stand_ins else contextlib.nullcontext():
+        d_hidden = nn.backwards(probs - y, params, "output", _passed(submission, "linear_deriv", stand_ins))
+        return nn.backwards(d_hidden, params, "layer1", _passed(submission, "sigmoid_deriv", stand_ins))
+
+
+def _passed(submission, name, stand_ins):
+    """The derivative `name` as backwards receives it: the submission's own function (the grader's
+    patched in under its name where it is in stand_ins), or the grader's itself where the submission
+    defines none."""
+    __tracebackhide__ = True
+    try:
+        return submission.own_function(name)
+    except pytest.fail.Exception:
+        if name in stand_ins:
+            return stand_ins[name]
+        raise
 
 
 @pytest.fixture(scope="module")
@@ -256,57 +312,62 @@ def test_sigmoid_deriv_is_written_in_terms_of_the_output(nn, rng):
 
 
 @question("2.3.1")
-def test_backwards_gradients_have_the_shapes_of_their_variables(nn, rng, bias_shape, show_finding):
+def test_backwards_gradients_have_the_shapes_of_their_variables(submission, nn, rng, bias_shape, stand_ins, show_finding):
     """grad_W is (D, M), grad_b is (M,) and the returned dJ/dX is (N, D)"""
     params, x, y = make_two_layer_problem(rng, n=8, d=5, h=4, c=3)
-    dx = np.asarray(_backprop(nn, params, x, y))
+    dx = np.asarray(_backprop(submission, nn, params, x, y, stand_ins))
+    note = _stand_in_note(stand_ins)
+    if note:  # said once for the four backwards checks, here
+        show_finding(note.strip(" ()"))
     for key in ("Wlayer1", "blayer1", "Woutput", "boutput"):
         got = np.shape(params.get("grad_" + key))
         if key.startswith("b") and got == (1, params[key].size) and bias_shape == (1, 2):
             show_finding(f"params['grad_{key}'] is (1, M) like its biases: that convention is charged once, in Q2.1.2")
             continue
-        assert got == params[key].shape, f"params['grad_{key}'] has shape {got}; expected {params[key].shape}, the shape of {key}"
-    assert dx.shape == x.shape, f"backwards returned dJ/dX of shape {dx.shape}; expected (N, D) = {x.shape}"
+        assert got == params[key].shape, f"params['grad_{key}'] has shape {got}; expected {params[key].shape}, the shape of {key}{note}"
+    assert dx.shape == x.shape, f"backwards returned dJ/dX of shape {dx.shape}; expected (N, D) = {x.shape}{note}"
 
 
-def _check_parameter_gradients(nn, rng, kind, bias_shape, show_finding):
+def _check_parameter_gradients(submission, nn, rng, kind, bias_shape, stand_ins, show_finding):
     __tracebackhide__ = True
     params, x, y = make_two_layer_problem(rng)
-    _backprop(nn, params, x, y)
+    _backprop(submission, nn, params, x, y, stand_ins)
+    note = _stand_in_note(stand_ins)
     for name in ("output", "layer1"):
         key = kind + name
         if "grad_" + key not in params:
-            pytest.fail(f"backwards did not store params['grad_{key}']", pytrace=False)
+            pytest.fail(f"backwards did not store params['grad_{key}']{note}", pytrace=False)
         numeric = numerical_gradient(lambda: two_layer_loss(params, x, y), params[key])
         got = _as_expected(params["grad_" + key], params[key], key, bias_shape, show_finding)
         err = relative_error(got, numeric)
         assert err < GRAD_TOL, f"params['grad_{key}'] differs from the numerical gradient of the summed cross-entropy: " \
-                               f"relative error {err:.2e} (allowed {GRAD_TOL:.0e}).{scale_hint(got, numeric, len(x))}"
+                               f"relative error {err:.2e} (allowed {GRAD_TOL:.0e}).{scale_hint(got, numeric, len(x))}{note}"
 
 
 @question("2.3.1")
-def test_backwards_weight_gradients_match_numerical_gradients(nn, rng, bias_shape, show_finding):
+def test_backwards_weight_gradients_match_numerical_gradients(submission, nn, rng, bias_shape, stand_ins, show_finding):
     """grad_W of both layers of a sigmoid/softmax network match central differences"""
-    _check_parameter_gradients(nn, rng, "W", bias_shape, show_finding)
+    _check_parameter_gradients(submission, nn, rng, "W", bias_shape, stand_ins, show_finding)
 
 
 @question("2.3.1")
-def test_backwards_bias_gradients_match_numerical_gradients(nn, rng, bias_shape, show_finding):
+def test_backwards_bias_gradients_match_numerical_gradients(submission, nn, rng, bias_shape, stand_ins, show_finding):
     """grad_b of both layers (summed over the batch) match central differences"""
-    _check_parameter_gradients(nn, rng, "b", bias_shape, show_finding)
+    _check_parameter_gradients(submission, nn, rng, "b", bias_shape, stand_ins, show_finding)
 
 
 @question("2.3.1")
-def test_backwards_input_gradient_matches_numerical_gradient(nn, rng):
+def test_backwards_input_gradient_matches_numerical_gradient(submission, nn, rng, stand_ins):
     """The returned dJ/dX matches central differences with respect to the input"""
     params, x, y = make_two_layer_problem(rng)
-    dx = np.asarray(_backprop(nn, params, x, y), dtype=float)
+    dx = np.asarray(_backprop(submission, nn, params, x, y, stand_ins), dtype=float)
     numeric = numerical_gradient(lambda: two_layer_loss(params, x, y), x)
+    note = _stand_in_note(stand_ins)
     if dx.shape != x.shape:
-        pytest.fail(f"backwards returned dJ/dX of shape {dx.shape}; expected (N, D) = {x.shape}, the shape of X", pytrace=False)
+        pytest.fail(f"backwards returned dJ/dX of shape {dx.shape}; expected (N, D) = {x.shape}, the shape of X{note}", pytrace=False)
     err = relative_error(dx, numeric)
     assert err < GRAD_TOL, f"dJ/dX returned by backwards differs from central differences: relative error {err:.2e} " \
-                           f"(allowed {GRAD_TOL:.0e}).{scale_hint(dx, numeric, len(x))}"
+                           f"(allowed {GRAD_TOL:.0e}).{scale_hint(dx, numeric, len(x))}{note}"
 
 
 # --- 2.4.1 batches and the training loop ----------------------------------------------------

@@ -145,3 +145,39 @@ def test_a_test_may_ask_only_for_the_modules_its_questions_call(tmp_path):
     finally:
         only_q4.close()
     assert Submission(REFERENCE_DIR, tmp_path / "files", questions=("9.9",)).allowed is None  # unlisted: any module
+
+
+DISPATCHING_NN = (
+    "from util import *\n"
+    "def sigmoid_deriv(post):\n    return post * (1 - post)\n"
+    "def backwards(delta, deriv):\n"
+    "    if deriv == sigmoid_deriv:\n        return ('sigmoid_deriv', deriv.__name__, deriv(delta).tolist())\n"
+    "    elif deriv == linear_deriv:\n        return ('linear_deriv', deriv.__name__, deriv(delta).tolist())\n"
+    "    return ('neither', deriv.__name__, None)\n")
+
+
+def test_a_submission_function_passed_as_an_argument_arrives_as_its_own_object(tmp_path):
+    """Issue 28: backwards receives nn's own sigmoid_deriv and util's linear_deriv, the very objects it
+    compares with (`if deriv == sigmoid_deriv`); under `patched`, the replacement its globals hold too,
+    bearing the replaced name. A grader lambda matches neither, and a function the folder lacks is named."""
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "nn.py").write_text(DISPATCHING_NN)
+    (submission / "util.py").write_text("import numpy as np\ndef linear_deriv(post):\n    return np.ones_like(post)\n")
+    worker = Submission(submission, tmp_path / "files")
+    delta = np.array([0.5, 0.25])
+    try:
+        nn = worker.module("nn")
+        assert nn.backwards(delta, worker.own_function("sigmoid_deriv")) == ("sigmoid_deriv", "sigmoid_deriv", [0.25, 0.1875])
+        assert nn.backwards(delta, worker.own_function("linear_deriv"))[0] == "linear_deriv"
+        assert worker.own_function("linear_deriv")._module == "nn"  # nn's binding first: what nn compares with
+        assert nn.backwards(delta, lambda post: post)[0] == "neither"
+        with worker.patched({"sigmoid_deriv": lambda post: post * 0}) as calls:
+            assert nn.backwards(delta, worker.own_function("sigmoid_deriv")) == ("sigmoid_deriv", "sigmoid_deriv", [0.0, 0.0])
+        assert calls["sigmoid_deriv"] == 1
+        with pytest.raises(AttributeError, match="nn.py has no function 'relu_deriv'"):
+            nn.backwards(delta, worker.function("nn", "relu_deriv"))
+        with pytest.raises(pytest.fail.Exception, match="nn.py and util.py define no function 'relu'"):
+            worker.own_function("relu")
+    finally:
+        worker.close()
