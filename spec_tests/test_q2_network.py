@@ -122,7 +122,10 @@ def test_forward_returns_activation_of_xw_plus_b(submission, nn, rng):
     # The submission's own relu (util.py's, which run_q5.py passes to forward): a forward that tells
     # activations apart by identity (`if activation == relu`) recognises it. It is compared with what
     # that relu itself makes of X @ W + b, so a wrong util.py costs nothing here.
-    relu = submission.own_function("relu")
+    try:
+        relu = submission.own_function("relu")
+    except pytest.fail.Exception:   # no relu in util.py: charged in Q5.1.1, where it is used, not here
+        relu = np.tanh
     out = np.asarray(nn.forward(x, params, "layer", relu))
     np.testing.assert_allclose(out, np.asarray(relu(x @ w + b)), rtol=1e-9, atol=1e-12,
                                err_msg="forward(X, params, name, relu) must return relu(X @ W + b): forward must apply the activation it is given")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
-from autograde.course.gradebook import RESULTS, question_order, read_graded
+from autograde.course.gradebook import RESULTS, graded_submissions, question_order, read_graded
 from autograde.record import RECORD, RecordError, read_record, rescore
 
 REFERENCE = ".reference"
@@ -131,11 +131,7 @@ class BatchData:
             stamp, names = self._listing
         if time.monotonic() - stamp < LISTING_SECONDS:
             return names
-        try:
-            entries = [e.name for e in os.scandir(self.root) if not e.name.startswith(".") and e.is_dir()]
-        except OSError:
-            entries = []
-        names = tuple(sorted(n for n in entries if os.path.isfile(os.path.join(self.root, n, RESULTS))))
+        names = tuple(graded_submissions(self.root))
         with self._lock:
             self._listing = (time.monotonic(), names)
         return names
