@@ -27,14 +27,41 @@ def available_cpus():
         return len(os.sched_getaffinity(0)) or 1
 
 
-def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, progress=None, compat=None):
+def child_units(rubric, questions, timeout=None):
+    """The child processes a grading of `questions` (runnable rubric questions) starts, longest first:
+    [(questions, limit, own limits)]. A rubric group's members run in one child under the sum of ALL
+    its members' limits, even when only some are asked for (they share set-up, a training, that the
+    limits were set for). The other questions of one spec file are packed into one child too, so they
+    pay its start-up (pytest, numpy, the submission's worker) once; each keeps its own limit there
+    (own limits: {question id: seconds}, enforced in the child by spec_tests/deadlines.py), and the
+    child's limit is their sum. timeout caps every question's limit."""
+    own = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in rubric.questions}
+    units = {}
+    for q in questions:
+        units.setdefault(("group", q.group) if q.group else ("file", q.file), []).append(q)
+    found = []
+    for (kind, key), members in units.items():
+        if kind == "group":
+            limit = sum(own[q.id] for q in rubric.questions if q.test_names and q.group == key)
+            found.append((tuple(members), limit, {}))
+        else:
+            limit = sum(own[q.id] for q in members)
+            found.append((tuple(members), limit, {q.id: own[q.id] for q in members} if len(members) > 1 else {}))
+    # Longest limit first (the limits follow the questions' running times), so the pool does not end
+    # on one long child while the other workers idle.
+    return sorted(found, key=lambda unit: -unit[1])
+
+
+def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, progress=None, compat=None, advice=True):
     """Grade the submission directory (or zip) against the rubric.
 
     Inputs:  submission path; rubric (rubric.Rubric); seed; jobs = parallel child processes
              (default: CPU count); only = question ids to run (default: all); timeout caps
              every question's time limit; progress(question_id) is called as each finishes;
              compat: run removed library APIs as their replacements (spec_tests/compat.py;
-             default: the rubric's `compat`, true unless it says otherwise).
+             default: the rubric's `compat`, true unless it says otherwise); advice: run the
+             checks that carry no points (each under the rubric's advice_budget, after the
+             scored ones); False reports them "not run" (autograde --no-advice).
     Returns: GradingResults, with one QuestionResult per rubric question, in rubric order.
     """
     start = time.monotonic()
@@ -49,40 +76,31 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
         why = launch.bwrap_problem() if mode != "none" else f"{protocol.SANDBOX_VARIABLE}=none"
         results.notices.insert(0, f"NOT SANDBOXED ({why}): the submission's code ran as a plain process with "
                                   "rlimits only; it could read and write this machine's files and use its network")
+    if not advice:
+        results.notices.append("advice checks (no points) were not run (--no-advice)")
     with opened_submission(submission) as (directory, notice), private_copy(directory) as copy:
         if notice:
             results.notices.append(notice)
         wanted = [q for q in rubric.questions if only is None or q.id in only]
-        runnable = [q for q in wanted if q.test_names]
-        # A rubric group runs in one child under the sum of ALL its members' limits, even when only
-        # some are asked for: they share set-up (a training) that the limits were set for.
-        own = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in rubric.questions}
-        units, limit = {}, {}
-        for q in runnable:
-            units.setdefault(q.group or q.id, []).append(q)
-        for key, members in units.items():
-            shared = sum(own[q.id] for q in rubric.questions if q.test_names and (q.group or q.id) == key)
-            limit.update({q.id: shared for q in members})
+        units = child_units(rubric, [q for q in wanted if q.test_names], timeout)
+        limit = {q.id: seconds for members, seconds, _ in units for q in members}
         runs = {}
         cpus = available_cpus()
         jobs = jobs or cpus
         # The supervisor is entered last, so it leaves first: an interrupt ends the children
         # before the pool waits for its threads.
         with ThreadPoolExecutor(max_workers=jobs) as pool, Supervisor() as supervisor:
-            # Longest time limit first (the limits follow the questions' running times), so the
-            # pool does not end on one long question while the other workers idle.
-            futures = {key: pool.submit(run_question, supervisor, copy, tuple(members), seed=seed, timeout=limit[members[0].id],
-                                        threads=max(1, cpus // jobs), sandbox=results.sandbox,
-                                        compat=rubric.compat if compat is None else compat)
-                       for key, members in sorted(units.items(), key=lambda unit: -limit[unit[1][0].id])}
-            for key, future in futures.items():
+            futures = [(members, pool.submit(
+                run_question, supervisor, copy, members, seed=seed, timeout=seconds, threads=max(1, cpus // jobs),
+                sandbox=results.sandbox, compat=rubric.compat if compat is None else compat, limits=own,
+                advice=[t for q in members for t in q.tests if q.is_advice(t)],
+                advice_budget=rubric.advice_budget if advice else 0)) for members, seconds, own in units]
+            for members, future in futures:
                 run = future.result()
-                for q in units[key]:
+                for q in members:
                     runs[q.id] = run
                     if progress:
                         progress(q.id)
         assemble(results, wanted, runs, limit)
     results.elapsed = time.monotonic() - start
     return results
-
-

@@ -17,6 +17,7 @@ MAX_LOG_LINE = 1_000_000
 MESSAGE_LINES = 8
 MAX_FINDINGS, MAX_FINDING_CHARS = 12, 300
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # ANSI escapes, bells: never shown raw
+NOT_RUN_PREFIXES = ("did not finish:", "not run:")
 EXCEPTION_PREFIXES = ("Failed: ", "AssertionError: ", "Skipped: ", "WorkerDied: ")  # pytest's, not the student's
 
 
@@ -113,4 +114,6 @@ def _message(report):
         if line.strip():
             lines.append(line.rstrip())
     where = {"call": "", "setup": "(while preparing the check) ", "teardown": "(after the check) "}.get(report["when"], "")
+    if text.startswith(NOT_RUN_PREFIXES):
+        where = ""   # a time limit or --no-advice kept the check from running (spec_tests/deadlines.py)
     return where + "\n".join(lines[:MESSAGE_LINES])

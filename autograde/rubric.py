@@ -104,6 +104,7 @@ class Rubric:
     profile: str = DEFAULT_PROFILE
     profiles: dict = field(default_factory=dict)   # name -> description, as the file declares them
     compat: bool = True                            # run removed library APIs as their replacements
+    advice_budget: float = 15.0                    # seconds each advice (0-point) check may take
 
     @property
     def listed_total(self):
@@ -183,7 +184,11 @@ def load_rubric(path=DEFAULT_RUBRIC, profile=None):
     compat = defaults.get("compat", True)
     if not isinstance(compat, bool):
         raise RubricError(f"{path}: [defaults] compat must be true or false")
-    return Rubric(questions, stated, extra, str(path), profile, {str(k): str(v) for k, v in declared.items()}, compat)
+    budget = defaults.get("advice_budget", 15)
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
+        raise RubricError(f"{path}: [defaults] advice_budget must be a positive number of seconds")
+    return Rubric(questions, stated, extra, str(path), profile, {str(k): str(v) for k, v in declared.items()}, compat,
+                  float(budget))
 
 
 def _test_entries(where, tests, profile, declared):

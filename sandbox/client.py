@@ -95,6 +95,8 @@ class WorkerClient:
         self._output = _OutputTail()
         self._seed = None          # np.random seed the next call must start from (None: already applied)
         self._last_seed = 0        # the seed a restarted worker starts from
+        self._stopped = None       # why stop() ended the worker: every request fails with it until resume()
+        self._lock = threading.Lock()   # stop() comes from a timer thread while a request waits on the worker
 
     # --- modules and calls ---------------------------------------------------------------------
     def import_module(self, name):
@@ -172,6 +174,19 @@ class WorkerClient:
         """True while a worker is running (this never starts one)."""
         return self._process is not None and self._process.poll() is None
 
+    def stop(self, reason):
+        """From any thread: end the worker now (the request in flight raises WorkerDied with `reason`)
+        and refuse every request with it until resume(). A time limit enforced by the trusted side."""
+        with self._lock:
+            self._stopped = reason
+            if self._process is not None and self._process.poll() is None:
+                self._process.kill()
+
+    def resume(self):
+        """Accept requests again after stop() (a new worker starts on the next one)."""
+        with self._lock:
+            self._stopped = None
+
     def _start(self):
         self.close()
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -184,8 +199,11 @@ class WorkerClient:
 
     def _request(self, request, what):
         __tracebackhide__ = True
-        if not self.alive():
-            self._start()
+        with self._lock:
+            if self._stopped is not None:
+                raise WorkerDied(f"{self.label} was stopped {self._stopped}")
+            if not self.alive():
+                self._start()
         if self._seed is not None:
             seed, self._seed = self._seed, None
             self._exchange(("seed", int(seed)), "seeding np.random")
@@ -214,6 +232,9 @@ class WorkerClient:
         return answer
 
     def _death(self, what):
+        if self._stopped is not None:
+            self.close()
+            return f"{self.label} was stopped {self._stopped} while running {what}"
         try:
             code = self._process.wait(timeout=10)
         except Exception:  # noqa: BLE001

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sandbox import launch
-from spec_tests import protocol
+from spec_tests import deadlines, protocol
 from spec_tests.oracles import reference_dir
 from spec_tests.submission import Submission, read_file_under, worker_sandbox
 
@@ -22,7 +22,11 @@ SUBMISSION_HELP = "directory holding the submission's modules (default: the bund
 SEED_HELP = "base seed for every random draw the tests make (default 0); each test derives its own"
 QUESTION_HELP = "run only the tests of this handout question, e.g. 2.2.2 (repeatable)"
 FIGURES_HELP = "copy the figures the submission draws here, for the grading report (default: check them, keep none)"
+LIMIT_HELP = "QUESTION=SECONDS: the question's own time limit in a run of several questions (repeatable)"
+ADVICE_HELP = "a test that carries no points: it runs after the others, under --advice-budget (repeatable)"
+BUDGET_HELP = "seconds each --advice test may take before its worker is stopped (0: they are not run)"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DEADLINES = pytest.StashKey()
 
 
 def pytest_addoption(parser):
@@ -31,11 +35,15 @@ def pytest_addoption(parser):
     group.addoption(protocol.SEED_OPTION, type=int, default=None, help=SEED_HELP)
     group.addoption(protocol.QUESTION_OPTION, action="append", default=[], help=QUESTION_HELP)
     group.addoption(protocol.FIGURES_OPTION, type=Path, default=None, help=FIGURES_HELP)
+    group.addoption(protocol.QUESTION_LIMIT_OPTION, action="append", default=[], help=LIMIT_HELP)
+    group.addoption(protocol.ADVICE_OPTION, action="append", default=[], help=ADVICE_HELP)
+    group.addoption(protocol.ADVICE_BUDGET_OPTION, type=float, default=None, help=BUDGET_HELP)
     parser.addini("submission", SUBMISSION_HELP)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "question(qid): the handout question a test grades, e.g. '2.1.2'")
+    config.stash[DEADLINES] = deadlines.from_config(config)
 
 
 def question_of(item):
@@ -57,7 +65,29 @@ def pytest_collection_modifyitems(config, items):
         (selected if not wanted or qid in wanted else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = selected
+    # Advice checks last: a slow one then never delays a check that carries points.
+    advice = config.stash[DEADLINES].advice
+    items[:] = sorted(selected, key=lambda item: _test_name(item) in advice)
+
+
+def _test_name(item):
+    """The test's name as the report folds it: parametrised cases under their function's name."""
+    return item.name.split("[")[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    clocks = item.config.stash[DEADLINES]
+    if clocks.active():
+        why = clocks.before(_test_name(item), question_of(item))
+        if why:
+            pytest.fail(why, pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    item.config.stash[DEADLINES].after()
 
 
 def _grading_run(config):
@@ -112,6 +142,7 @@ def submission(pytestconfig, tmp_path_factory):
     # even visible to it, and what it writes is read back through read_file_under.
     submission = Submission(directory, tmp_path_factory.getbasetemp() / "submission-files",
                             worker_sandbox(mode, memory_mb, cpu_seconds, compat), pytestconfig.getoption("question"))
+    pytestconfig.stash[DEADLINES].submission = submission
     yield submission
     submission.close()
 

@@ -18,6 +18,9 @@ SUBMISSION_OPTION = "--submission"      # the folder graded (default: the bundle
 SEED_OPTION = "--grading-seed"          # the base seed of every random draw
 QUESTION_OPTION = "--question"          # run only this question's tests (repeatable)
 FIGURES_OPTION = "--figures-dir"        # where the figures the submission draws are copied
+QUESTION_LIMIT_OPTION = "--question-limit"   # QID=SECONDS: that question's own limit inside a child that runs several
+ADVICE_OPTION = "--advice"              # a test that carries no points: it runs last, under the advice budget (repeatable)
+ADVICE_BUDGET_OPTION = "--advice-budget"   # seconds each advice test may take (0: they are not run)
 
 # --- grader -> child: environment ----------------------------------------------------------------
 SANDBOX_VARIABLE = "HW5_SANDBOX"            # bwrap | none | auto (default: bwrap where it runs)

@@ -1,0 +1,92 @@
+"""Time limits enforced inside one child: each question's own limit where a child runs several
+questions (autograde packs a spec file's short questions into one process, so they share its
+start-up), and the advice checks' own small budget.
+
+The grader's limit on the whole child still holds; these end a question, or an advice check, without
+ending the others. A limit is enforced on the submission's worker, where its code runs: when one runs
+out, the worker is stopped (sandbox.client.WorkerClient.stop), so the call in flight fails with the
+reason, and a question whose time is spent fails its remaining tests without running them.
+"""
+import threading
+import time
+
+import pytest
+
+from spec_tests.protocol import QUESTION_LIMIT_OPTION
+
+NOT_RUN = "did not finish: the question's time limit of {limit:g} s was reached by its earlier checks"
+QUESTION_STOP = "when the question's time limit of {limit:g} s was reached"
+ADVICE_STOP = "when its {budget:g} s time budget ran out (an advice check: it carries no points, so it may not take a question's time)"
+ADVICE_OFF = "not run: the advice checks (no points) were switched off for this grading (--no-advice)"
+
+
+def parse_limits(values):
+    """{question id: seconds} from --question-limit QID=SECONDS values."""
+    limits = {}
+    for value in values:
+        qid, _, seconds = value.partition("=")
+        try:
+            limits[qid] = float(seconds)
+        except ValueError:
+            raise pytest.UsageError(f"{QUESTION_LIMIT_OPTION} {value!r}: expected QUESTION=SECONDS") from None
+    return limits
+
+
+class Deadlines:
+    """The clocks of one child run. limits: {question id: seconds}, the time its own tests may take
+    together (setup to teardown; the advice checks run last, after other questions' tests); advice:
+    names of the tests that carry no points; budget: seconds each of those may take (None: no budget
+    of their own, 0: they are not run)."""
+
+    def __init__(self, limits, advice, budget):
+        self.limits, self.advice, self.budget = dict(limits), frozenset(advice), budget
+        self.used = {}          # question id -> seconds its tests have taken so far
+        self.submission = None  # the session's Submission, once the fixture made it
+        self._timer = None
+        self._running = None    # (question id, time.monotonic() at its start) of the test under way
+
+    def active(self):
+        return bool(self.limits) or (self.budget is not None and bool(self.advice))
+
+    def before(self, name, qid):
+        """Arm the clock for test `name` of question `qid`; returns why it must not run, or None."""
+        if name in self.advice and self.budget == 0:
+            return ADVICE_OFF
+        candidates = []
+        if qid in self.limits:
+            left = self.limits[qid] - self.used.get(qid, 0.0)
+            if left <= 0:
+                return NOT_RUN.format(limit=self.limits[qid])
+            candidates.append((left, QUESTION_STOP.format(limit=self.limits[qid])))
+        if name in self.advice and self.budget is not None:
+            candidates.append((self.budget, ADVICE_STOP.format(budget=self.budget)))
+        self._running = (qid, time.monotonic())
+        if candidates:
+            seconds, reason = min(candidates)
+            self._timer = threading.Timer(seconds, self._stop, (reason,))
+            self._timer.daemon = True
+            self._timer.start()
+        return None
+
+    def after(self):
+        """Disarm the clock once a test (setup to teardown) is over; the next request may start a worker."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._running is not None:
+            qid, started = self._running
+            self.used[qid] = self.used.get(qid, 0.0) + time.monotonic() - started
+            self._running = None
+        if self.submission is not None:
+            self.submission.resume()
+
+    def _stop(self, reason):
+        if self.submission is not None:
+            self.submission.stop(reason)
+
+
+def from_config(config):
+    """The Deadlines a child run's options ask for."""
+    budget = config.getoption("advice_budget")
+    return Deadlines(parse_limits(config.getoption("question_limit")), config.getoption("advice"), budget)
+
