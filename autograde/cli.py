@@ -32,6 +32,8 @@ from sandbox.processes import end_stray_children
 
 RUBRIC_HELP = ("a rubric TOML file, or a profile of the bundled one: 'default' (the handout's points; checks beyond "
                "the handout are advice) or 'strict' (those checks carry points too)")
+NO_ADVICE_HELP = ("do not run the advice checks (those worth no points in the rubric's profile): points only, "
+                  "sooner; the report lists them as not run")
 
 
 def add_grade_arguments(parser):
@@ -47,6 +49,7 @@ def add_grade_arguments(parser):
     parser.add_argument("-v", "--verbose", action="store_true", help="print every failed check's message")
     parser.add_argument("--no-compat", action="store_true", help="do not run APIs removed from numpy, SciPy and "
                         "scikit-image as their replacements (default: the rubric's `compat`, on)")
+    parser.add_argument("--no-advice", action="store_true", help=NO_ADVICE_HELP)
     parser.add_argument("--leaderboard", action="store_true", help="add Gradescope leaderboard entries to results.json (the rubric's `leaderboard` columns: Q4.4's text accuracy)")
     parser.add_argument("--outcomes", type=Path, help="write the grading record here (outcomes.json: every test's outcome, "
                         "its figures in outcomes_figures/ beside it), from which `autograde rescore` recomputes scores")
@@ -77,6 +80,7 @@ def add_batch_arguments(parser):
                         "each submission's earlier grading in OUT (results, report, gradebook); one never graded is graded in full")
     parser.add_argument("--timeout", type=float, help="cap every question's time limit")
     parser.add_argument("--no-compat", action="store_true", help="do not run removed library APIs as their replacements")
+    parser.add_argument("--no-advice", action="store_true", help=NO_ADVICE_HELP)
     cluster = parser.add_argument_group("where the gradings run (default: a thread pool on this machine)")
     cluster.add_argument("--scheduler", help="run each grading as a Dask task: 'local' (a LocalCluster of -j worker processes), "
                          "a scheduler's address (tcp://host:8786), or 'slurm', 'pbs', 'sge' (workers as batch jobs, dask-jobqueue)")
@@ -175,7 +179,8 @@ def grade_main(args):
         with Progress(console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("grading", total=sum(1 for q in rubric.questions if q.test_names and (not only or q.id in only)))
             results = grade(args.submission, rubric, seed=args.seed, jobs=args.jobs, only=only, timeout=args.timeout,
-                            progress=lambda qid: bar.advance(task), compat=False if args.no_compat else None)
+                            progress=lambda qid: bar.advance(task), compat=False if args.no_compat else None,
+                            advice=not args.no_advice)
         status = 1 if results.grader_errors else 0
     except SubmissionError as exc:
         results, status = failed_everything(args.submission, rubric, str(exc), args.seed, only), 2
@@ -268,7 +273,8 @@ def batch_main(args):
                   f"{', '.join(q for q in args.question if rubric[q].group in groups)}", file=sys.stderr)
         args.question = [*args.question, *joined]
     options = [*(["--seed", str(args.seed)] if args.seed is not None else []),
-               *(["--timeout", str(args.timeout)] if args.timeout else []), *(["--no-compat"] if args.no_compat else [])]
+               *(["--timeout", str(args.timeout)] if args.timeout else []), *(["--no-compat"] if args.no_compat else []),
+               *(["--no-advice"] if args.no_advice else [])]
     out = args.out or args.folder.with_name(f"{args.folder.name}-graded")
     try:
         engine = _engine(args)

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_FIGURE_SIDE = 4000
+NOT_RUN = "not run:"   # how the child's message for a check the grading chose not to run begins (--no-advice)
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,14 @@ import re
 from pathlib import Path
 
 from autograde.figures import read_figures
-from autograde.outcomes import TestOutcome
+from autograde.outcomes import NOT_RUN, TestOutcome
 from spec_tests import protocol
 
 MAX_LOG_LINE = 1_000_000
 MESSAGE_LINES = 8
 MAX_FINDINGS, MAX_FINDING_CHARS = 12, 300
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # ANSI escapes, bells: never shown raw
-NOT_RUN_PREFIXES = ("did not finish:", "not run:")
+NOT_RUN_PREFIXES = ("did not finish:", NOT_RUN)   # a limit or the grading kept the check from running
 EXCEPTION_PREFIXES = ("Failed: ", "AssertionError: ", "Skipped: ", "WorkerDied: ")  # pytest's, not the student's
 
 

@@ -1,5 +1,5 @@
 """Scoring: a question's run turned into points by the rubric, and what the grader itself must own up to."""
-from autograde.outcomes import TestOutcome
+from autograde.outcomes import NOT_RUN, TestOutcome
 from autograde.results import QuestionResult
 
 
@@ -32,7 +32,7 @@ def score_question(question, run, timeout):
     score = round(sum(question.tests[o.name] for o in outcomes if o.passed), 6)
     scored = [o for o in outcomes if not question.is_advice(o.name)]
     failed = [o for o in scored if not o.passed]
-    advice = [o for o in outcomes if question.is_advice(o.name) and not o.passed]
+    advice = [o for o in outcomes if question.is_advice(o.name) and not o.passed and not o.message.startswith(NOT_RUN)]
     tip = f"; advice (no points): {advice[0].title or advice[0].name}" + (f" and {len(advice) - 1} more" if len(advice) > 1 else "") \
         if advice else ""
     if not failed:

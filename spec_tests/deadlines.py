@@ -12,12 +12,11 @@ import time
 
 import pytest
 
-from spec_tests.protocol import QUESTION_LIMIT_OPTION
+from spec_tests.protocol import ADVICE_OFF, QUESTION_LIMIT_OPTION
 
 NOT_RUN = "did not finish: the question's time limit of {limit:g} s was reached by its earlier checks"
 QUESTION_STOP = "when the question's time limit of {limit:g} s was reached"
 ADVICE_STOP = "when its {budget:g} s time budget ran out (an advice check: it carries no points, so it may not take a question's time)"
-ADVICE_OFF = "not run: the advice checks (no points) were switched off for this grading (--no-advice)"
 
 
 def parse_limits(values):

@@ -21,6 +21,7 @@ FIGURES_OPTION = "--figures-dir"        # where the figures the submission draws
 QUESTION_LIMIT_OPTION = "--question-limit"   # QID=SECONDS: that question's own limit inside a child that runs several
 ADVICE_OPTION = "--advice"              # a test that carries no points: it runs last, under the advice budget (repeatable)
 ADVICE_BUDGET_OPTION = "--advice-budget"   # seconds each advice test may take (0: they are not run)
+ADVICE_OFF = "not run: the advice checks (no points) were switched off for this grading (--no-advice)"
 
 # --- grader -> child: environment ----------------------------------------------------------------
 SANDBOX_VARIABLE = "HW5_SANDBOX"            # bwrap | none | auto (default: bwrap where it runs)

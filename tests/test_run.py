@@ -137,3 +137,34 @@ def test_an_error_that_ends_several_checks_is_shown_once_per_question(rubric):
     assert compact.count(crash) == 1 and full.count(crash) == len(question.tests)
     assert f"… and {len(question.tests) - 1} more checks below ended by the same error" in compact
     assert compact.count(": the same error as above") == len(question.tests) - 1
+
+
+def test_a_spec_files_short_questions_share_one_child_and_keep_their_own_limits(rubric):
+    """Q2's seven questions run in one child (one start-up), each under its own limit inside it; a
+    rubric group keeps the sum of all its members' limits; --timeout caps each question's."""
+    from autograde.grading import child_units
+
+    units = child_units(rubric, [q for q in rubric.questions if q.test_names])
+    by_first = {members[0].id: (tuple(q.id for q in members), limit, own) for members, limit, own in units}
+    q2 = tuple(q.id for q in rubric.questions if q.file == "test_q2_network.py")
+    assert by_first["2.1.2"] == (q2, 60 * len(q2), dict.fromkeys(q2, 60.0))
+    assert by_first["5.2"][1] == sum(rubric[q].timeout for q in ("5.2", "5.3.1", "5.3.2")) and by_first["5.2"][2] == {}
+    assert by_first["3.1.2"] == (("3.1.2",), 300, {})   # alone in its file outside the group: a child of its own
+    assert [limit for _, limit, _ in units] == sorted((limit for _, limit, _ in units), reverse=True)
+    capped = {members[0].id: own for members, _, own in child_units(rubric, [rubric["2.2.2"], rubric["2.3.1"]], timeout=6)}
+    assert capped == {"2.2.2": {"2.2.2": 6, "2.3.1": 6}}
+
+
+def test_without_advice_the_advice_checks_are_not_run_and_not_shown_as_failures(rubric):
+    """`autograde --no-advice`: the 0-point checks are reported "not run", cost nothing and do not
+    appear as advice in the question's reason; the scored checks run as ever."""
+    from autograde import REFERENCE_DIR
+    from autograde.grading import grade
+    from spec_tests import protocol
+
+    results = grade(REFERENCE_DIR, rubric, only={"2.2.1"}, advice=False)
+    (question,) = results.questions
+    advice = [o for o in question.outcomes if rubric["2.2.1"].is_advice(o.name)]
+    assert advice and all(o.message == protocol.ADVICE_OFF for o in advice)
+    assert question.score == question.max_score and "advice" not in question.reason
+    assert any("--no-advice" in n for n in results.notices)
