@@ -82,7 +82,22 @@ def run_question(supervisor, submission, question, *, seed=0, timeout=None, thre
                 return QuestionRun(output_tail="grading was interrupted", questions=ids)
         reports = test_reports(log)
         return QuestionRun(outcomes(reports, figures_dir=tmp / "figures"), finished.returncode, finished.timed_out,
-                           bool(reports), finished.elapsed, _tail(tmp / "output.txt"), ids, finished.peak_rss)
+                           bool(reports), finished.elapsed, _tail(tmp / "output.txt"), ids, finished.peak_rss,
+                           *time_split(reports))
+
+
+def time_split(reports):
+    """(seconds the tests took, seconds of it the submission's workers took to start) from test_reports."""
+    tests = workers = 0.0
+    for group in reports.values():
+        for report in group:
+            duration = report.get("duration")
+            tests += duration if isinstance(duration, (int, float)) and 0 <= duration < 1e6 else 0.0
+            for pair in report.get("user_properties") or ():
+                if report.get("when") == "teardown" and isinstance(pair, list) and len(pair) == 2 \
+                        and pair[0] == protocol.WORKER_START_PROPERTY and isinstance(pair[1], (int, float)):
+                    workers += min(max(float(pair[1]), 0.0), 1e6)
+    return round(tests, 3), round(workers, 3)
 
 
 def _tail(path):

@@ -38,6 +38,8 @@ class QuestionRun:
     output_tail: str = ""
     questions: tuple = ()   # the ids of the questions this run covered (several for a rubric group)
     peak_rss: int | None = None   # bytes: the most its process tree (tests, the submission's worker) held at once
+    tests_seconds: float | None = None    # the tests' own time (setup, call, teardown); the rest of elapsed is start-up
+    worker_seconds: float | None = None   # of which the submission's workers took to start (launch to first answer)
 
     @property
     def runner_failed(self):

@@ -54,7 +54,8 @@ def write_record(results, path):
         questions[qid] = {
             "limit": limit, "returncode": run.returncode, "timed_out": run.timed_out, "started": run.started,
             "elapsed": run.elapsed, "output_tail": run.output_tail[-2000:], "questions": list(run.questions),
-            "peak_rss": run.peak_rss, "file": results.rubric[qid].file,
+            "peak_rss": run.peak_rss, "tests_seconds": run.tests_seconds, "worker_seconds": run.worker_seconds,
+            "file": results.rubric[qid].file,
             "asked": sorted({name for q in run.questions for name in results.rubric[q].test_names}),
             "outcomes": outcomes}
     record = {"format": FORMAT, "submission": results.submission, "seed": results.seed,
@@ -204,4 +205,5 @@ def _run(entry, figures_dir):
             o["name"], bool(o["passed"]), o["message"], o["title"], bool(o["skipped"]), o["data"], tuple(figures),
             tuple(o["findings"]), tuple((name, value) for name, value in o["metrics"]), tuple(o["notices"]))
     return QuestionRun(outcomes, entry["returncode"], entry["timed_out"], entry["started"], entry["elapsed"],
-                       entry["output_tail"], tuple(entry["questions"]), entry["peak_rss"])
+                       entry["output_tail"], tuple(entry["questions"]), entry["peak_rss"],
+                       entry.get("tests_seconds"), entry.get("worker_seconds"))

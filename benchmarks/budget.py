@@ -2,7 +2,8 @@
 children are pinned to CPU 0), one question process at a time, and, where this machine lets the
 grader make a memory cgroup (root, cgroup v1 or v2), all of it inside one cgroup capped at 768 MB
 with no swap, as the container's is. Prints each question's score, each test process's wall time
-and peak memory, the total, the cgroup's peak and the questions whose submission worker was killed.
+(split into its start-up, the tests, and the submission's workers' start-up within them) and peak
+memory, the total, the cgroup's peak and the questions whose submission worker was killed.
 
     python benchmarks/budget.py [--seed N] [--only 7.1.1 7.2.1 ...] [--memory-limit MB | --no-memory-limit]
 """
@@ -58,6 +59,11 @@ def main(seed, only, megabytes):
             cgroup.leave()
     print_table(results)
     print("\n".join(usage_table(results)))
+    runs = {id(run): run for run, _ in results.runs.values() if run.tests_seconds is not None}.values()
+    tests = sum(run.tests_seconds for run in runs)
+    startup = sum(max(0.0, run.elapsed - run.tests_seconds) for run in runs)
+    print(f"\n{len(runs)} test processes: start-up {startup:.1f} s (pytest, imports), tests {tests:.1f} s, of which the "
+          f"submission's workers took {sum(run.worker_seconds or 0 for run in runs):.1f} s to start")
     peak = max((r.peak_rss or 0) for r in results.questions) / 2**20
     graded = "all questions" if only is None else "these questions"
     print(f"\n{graded} on one core: {wall:.1f} s (budget {MINUTES * 60} s); "

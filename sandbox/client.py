@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -96,6 +97,8 @@ class WorkerClient:
         self._seed = None          # np.random seed the next call must start from (None: already applied)
         self._last_seed = 0        # the seed a restarted worker starts from
         self._stopped = None       # why stop() ended the worker: every request fails with it until resume()
+        self._launched = None      # time.monotonic() when the running worker was started, until it first answers
+        self.startups = []         # seconds each worker took from its launch to its first answer (its start-up)
         self._lock = threading.Lock()   # stop() comes from a timer thread while a request waits on the worker
 
     # --- modules and calls ---------------------------------------------------------------------
@@ -193,6 +196,7 @@ class WorkerClient:
         self._process, fds, self._cleanup = launch.start_worker(self.sandbox, self.directory, self.workdir, subprocess.PIPE)
         self._output.follow(self._process.stdout)
         self._channel = Channel(*fds)
+        self._launched = time.monotonic()
         self._imported, self._described = set(), {}
         if self._seed is None:
             self._seed = self._last_seed  # a fresh worker draws from this seed too
@@ -221,6 +225,9 @@ class WorkerClient:
             raise TypeError(f"{what} sent back {exc}") from None
         if parts is None:
             raise WorkerDied(self._death(what))
+        if self._launched is not None:
+            self.startups.append(time.monotonic() - self._launched)
+            self._launched = None
         try:
             status, answer = read_untrusted(*parts)
         except (UnreadableAnswer, TypeError, ValueError) as exc:

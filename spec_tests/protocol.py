@@ -41,6 +41,7 @@ FINDING_PROPERTY = "finding"      # a line of the submission's numbers, for a pe
 METRIC_PROPERTY = "metric"        # [name, number] for a leaderboard
 NOTICE_PROPERTY = "notice"        # a removed library API the submission used, run as its replacement
 DATA_PROPERTY = "data"            # the data set the test used
+WORKER_START_PROPERTY = "worker_start"   # seconds a submission worker this test started took to answer first
 FIGURE_NAME = re.compile(r"[A-Za-z0-9_]{1,80}-[0-9]{1,3}\.png")   # the only figure file names the grader reads
 
 # --- child -> worker: what the worker loads before the submission's folder joins sys.path ------------

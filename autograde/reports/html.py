@@ -85,7 +85,7 @@ def html_report(results, title="HW5 grading report"):
 
     usage = usage_rows(results)
     if usage:
-        out.append("<h2>Time and memory per test process</h2><table><tr><th>questions</th><th>wall time</th><th>peak memory (with the submission's worker)</th></tr>")
+        out.append("<h2>Time and memory per test process</h2><table><tr><th>questions</th><th>wall time</th><th>where the time went</th><th>peak memory (with the submission's worker)</th></tr>")
         out += ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in usage]
         out.append("</table>")
     out.append("</body></html>")

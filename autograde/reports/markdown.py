@@ -62,5 +62,6 @@ def usage_table(results):
     rows = usage_rows(results)
     if not rows:
         return []
-    return ["", "## Time and memory per test process", "", "| questions | wall time | peak memory (with the submission's worker) |",
-            "|---|--:|--:|", *(f"| {q} | {t} | {m} |" for q, t, m in rows)]
+    return ["", "## Time and memory per test process", "",
+            "| questions | wall time | where the time went | peak memory (with the submission's worker) |",
+            "|---|--:|---|--:|", *(f"| {q} | {t} | {w} | {m} |" for q, t, w, m in rows)]
