@@ -104,7 +104,7 @@ class Rubric:
     profile: str = DEFAULT_PROFILE
     profiles: dict = field(default_factory=dict)   # name -> description, as the file declares them
     compat: bool = True                            # run removed library APIs as their replacements
-    advice_budget: float = 15.0                    # seconds each advice (0-point) check may take
+    advice_budget: float = 60.0                    # seconds each advice (0-point) check may take
 
     @property
     def listed_total(self):
@@ -184,7 +184,7 @@ def load_rubric(path=DEFAULT_RUBRIC, profile=None):
     compat = defaults.get("compat", True)
     if not isinstance(compat, bool):
         raise RubricError(f"{path}: [defaults] compat must be true or false")
-    budget = defaults.get("advice_budget", 15)
+    budget = defaults.get("advice_budget", 60)
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
         raise RubricError(f"{path}: [defaults] advice_budget must be a positive number of seconds")
     return Rubric(questions, stated, extra, str(path), profile, {str(k): str(v) for k, v in declared.items()}, compat,

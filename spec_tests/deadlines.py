@@ -32,8 +32,8 @@ def parse_limits(values):
 
 
 class Deadlines:
-    """The clocks of one child run. limits: {question id: seconds}, the time its own tests may take
-    together (setup to teardown; the advice checks run last, after other questions' tests); advice:
+    """The clocks of one child run. limits: {question id: seconds}, the time its own scored tests may
+    take together (setup to teardown); advice (they run last, each on its own budget instead):
     names of the tests that carry no points; budget: seconds each of those may take (None: no budget
     of their own, 0: they are not run)."""
 
@@ -52,6 +52,8 @@ class Deadlines:
         if name in self.advice and self.budget == 0:
             return ADVICE_OFF
         candidates = []
+        if name in self.advice and self.budget is not None:
+            qid = None   # an advice check runs on its own budget: its question's time is neither spent nor used by it
         if qid in self.limits:
             left = self.limits[qid] - self.used.get(qid, 0.0)
             if left <= 0:
