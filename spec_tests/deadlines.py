@@ -42,31 +42,31 @@ class Deadlines:
         self.used = {}          # question id -> seconds its tests have taken so far
         self.submission = None  # the session's Submission, once the fixture made it
         self._timer = None
-        self._running = None    # (question id, time.monotonic() at its start) of the test under way
+        self._running = None    # (question id, time.monotonic() at its start) of a limited test under way
 
     def active(self):
         return bool(self.limits) or (self.budget is not None and bool(self.advice))
 
     def before(self, name, qid):
-        """Arm the clock for test `name` of question `qid`; returns why it must not run, or None."""
-        if name in self.advice and self.budget == 0:
+        """Arm the clock for test `name` of question `qid`; returns why it must not run, or None. An
+        advice check with a budget runs on that budget alone: it neither spends nor is charged its
+        question's time."""
+        own_budget = name in self.advice and self.budget is not None
+        if own_budget and self.budget == 0:
             return ADVICE_OFF
-        candidates = []
-        if name in self.advice and self.budget is not None:
-            qid = None   # an advice check runs on its own budget: its question's time is neither spent nor used by it
-        if qid in self.limits:
-            left = self.limits[qid] - self.used.get(qid, 0.0)
-            if left <= 0:
+        if own_budget:
+            seconds, reason = self.budget, ADVICE_STOP.format(budget=self.budget)
+        elif qid in self.limits:
+            seconds = self.limits[qid] - self.used.get(qid, 0.0)
+            if seconds <= 0:
                 return NOT_RUN.format(limit=self.limits[qid])
-            candidates.append((left, QUESTION_STOP.format(limit=self.limits[qid])))
-        if name in self.advice and self.budget is not None:
-            candidates.append((self.budget, ADVICE_STOP.format(budget=self.budget)))
-        self._running = (qid, time.monotonic())
-        if candidates:
-            seconds, reason = min(candidates)
-            self._timer = threading.Timer(seconds, self._stop, (reason,))
-            self._timer.daemon = True
-            self._timer.start()
+            reason = QUESTION_STOP.format(limit=self.limits[qid])
+            self._running = (qid, time.monotonic())
+        else:
+            return None
+        self._timer = threading.Timer(seconds, self._stop, (reason,))
+        self._timer.daemon = True
+        self._timer.start()
         return None
 
     def after(self):

@@ -168,3 +168,38 @@ def test_without_advice_the_advice_checks_are_not_run_and_not_shown_as_failures(
     assert advice and all(o.message == protocol.ADVICE_OFF for o in advice)
     assert question.score == question.max_score and "advice" not in question.reason
     assert any("--no-advice" in n for n in results.notices)
+
+
+def test_a_questions_clock_counts_its_own_scored_tests_and_advice_runs_on_its_own_budget():
+    """spec_tests/deadlines.py on a stand-in worker: a question's limit stops the worker once its own
+    tests have used it, and its next test fails unrun; an advice check is stopped at its budget and
+    neither spends nor is charged the question's time; a budget of 0 (--no-advice) runs none."""
+    import time
+
+    from spec_tests import protocol
+    from spec_tests.deadlines import Deadlines
+
+    class Worker:
+        def __init__(self):
+            self.stops, self.resumed = [], 0
+
+        def stop(self, reason):
+            self.stops.append(reason)
+
+        def resume(self):
+            self.resumed += 1
+
+    clocks = Deadlines({"2.2.2": 0.2, "2.3.1": 5}, {"test_advice"}, 0.1)
+    clocks.submission = worker = Worker()
+    assert clocks.before("test_slow", "2.2.2") is None
+    time.sleep(0.3)
+    clocks.after()
+    assert worker.stops == ["when the question's time limit of 0.2 s was reached"] and worker.resumed == 1
+    assert clocks.before("test_next", "2.2.2").startswith("did not finish: the question's time limit of 0.2 s")
+    assert clocks.before("test_advice", "2.2.2") is None   # its question's time is spent; its own budget is not
+    time.sleep(0.2)
+    clocks.after()
+    assert worker.stops[-1].startswith("when its 0.1 s time budget ran out (an advice check")
+    assert clocks.before("test_other", "2.3.1") is None and clocks.used.get("2.3.1", 0) == 0
+    clocks.after()
+    assert Deadlines({}, {"test_advice"}, 0).before("test_advice", "2.2.1") == protocol.ADVICE_OFF
