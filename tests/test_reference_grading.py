@@ -94,6 +94,7 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     assert "its findLetters' boxes read by the reference's crops and network: characters" in report
     assert "mean validation PSNR " in report and "learned parameters: autoencoder 68704, PCA 33792" in report
     usage = report.split("## Time and memory per test process")[1]
+    assert re.match(r"\s*The slowest process: Q[0-9.]+(, Q[0-9.]+)*, [0-9.]+ s\.", usage), usage
     assert re.search(r"\| 5\.2, 5\.3\.1, 5\.3\.2 \| [0-9.]+ s \| start-up [0-9.]+ s, tests [0-9.]+ s "
                      r"\(submission's worker start-up [0-9.]+ s\) \| [0-9]+ MB \|", usage), usage
     # A spec file's short questions share one process (one row), its time split like the others'.

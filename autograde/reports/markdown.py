@@ -62,6 +62,7 @@ def usage_table(results):
     rows = usage_rows(results)
     if not rows:
         return []
-    return ["", "## Time and memory per test process", "",
+    slowest = f"The slowest process: Q{rows[0][0].replace(', ', ', Q')}, {rows[0][1]}."
+    return ["", "## Time and memory per test process", "", slowest, "",
             "| questions | wall time | where the time went | peak memory (with the submission's worker) |",
             "|---|--:|---|--:|", *(f"| {q} | {t} | {w} | {m} |" for q, t, w, m in rows)]
