@@ -2,9 +2,12 @@
 
 The reference numpy code (solution/nn.py) beside the same computation in PyTorch on the CPU,
 at the batch sizes of Q3 training (32) and of a full-speed epoch (256). Run with `nox -s benchmark`
-(installs torch); compare rows of one run, as ratios: absolute times depend on the machine.
+(installs torch); compare rows of one run, as ratios: absolute times depend on the machine. The
+numpy rows also report their FLOP rate as a fraction of a big float64 GEMM's in the same process
+(extra_info "fraction_of_gemm_flops": 3 GEMMs per layer counted).
 """
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -17,6 +20,26 @@ from util import linear_deriv  # noqa: E402
 
 torch = pytest.importorskip("torch", reason="the PyTorch rows need torch: pip install -e '.[bench]'")
 D, H, C = 1024, 64, 36
+GEMM_SIDE = 2048   # the big float64 matmul whose FLOP/s the step is measured against, in the same process
+
+
+def step_flops(batch):
+    """FLOPs of one forward + backward step: per layer the forward GEMM, dW and dX (2·B·in·out each)."""
+    return sum(3 * 2 * batch * n_in * n_out for n_in, n_out in ((D, H), (H, C)))
+
+
+def gemm_flop_rate(side=GEMM_SIDE, repeats=5):
+    """FLOP/s of this process's BLAS on a side x side float64 matmul (the best of `repeats`)."""
+    a, b = np.random.default_rng(0).standard_normal((2, side, side))
+    a @ b  # warm the BLAS threads up
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * side ** 3 / best
+
+
+def _timed(function):
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 def _data(batch, seed=0):
@@ -42,6 +65,10 @@ def test_numpy_forward_backward(benchmark, batch):
     benchmark.group = f"forward+backward, batch {batch}"
     benchmark.extra_info["impl"] = "numpy float64"
     benchmark(step)
+    # Issue 26's P1: the step's FLOP rate as a fraction of the big GEMM's in this process (median step).
+    fraction = step_flops(batch) / benchmark.stats.stats.median / gemm_flop_rate()
+    benchmark.extra_info["fraction_of_gemm_flops"] = round(fraction, 3)
+    print(f"\nnumpy forward+backward, batch {batch}: {fraction:.2f} of a {GEMM_SIDE}² float64 matmul's FLOP/s")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
