@@ -25,8 +25,7 @@ def initialize_weights(in_size, out_size, params, name=""):
 
 def sigmoid(x):
     """Q2.2.1 logistic function, elementwise, any shape: 1 / (1 + e^-x) = (1 + tanh(x/2)) / 2, which
-    never overflows (tanh saturates at ±1) and costs one transcendental and no branch: a fifth of the
-    Q3 training step's time less than the exp-and-where form."""
+    never overflows (tanh saturates at ±1) and takes one transcendental and no branch."""
     return 0.5 + 0.5 * np.tanh(0.5 * np.asarray(x, dtype=float))
 
 
