@@ -196,10 +196,13 @@ def test_a_questions_clock_counts_its_own_scored_tests_and_advice_runs_on_its_ow
     clocks.after()
     assert worker.stops == ["when the question's time limit of 0.2 s was reached"] and worker.resumed == 1
     assert clocks.before("test_next", "2.2.2").startswith("did not finish: the question's time limit of 0.2 s")
+    spent = clocks.used["2.2.2"]
     assert clocks.before("test_advice", "2.2.2") is None   # its question's time is spent; its own budget is not
     time.sleep(0.2)
     clocks.after()
     assert worker.stops[-1].startswith("when its 0.1 s time budget ran out (an advice check")
-    assert clocks.before("test_other", "2.3.1") is None and clocks.used.get("2.3.1", 0) == 0
+    assert clocks.used["2.2.2"] == spent and len(worker.stops) == 2   # the advice check charged its question nothing
+    assert clocks.before("test_other", "2.3.1") is None
     clocks.after()
+    assert 0 < clocks.used["2.3.1"] < 5 and len(worker.stops) == 2   # another question's clock is its own
     assert Deadlines({}, {"test_advice"}, 0).before("test_advice", "2.2.1") == protocol.ADVICE_OFF
