@@ -21,16 +21,18 @@ QUIET_PLUGINS = ("cacheprovider", "hypothesispytest", "benchmark")   # the child
 
 
 def child_command(questions, submission, log, figures, workdir, seed, python=sys.executable, limits=None,
-                  advice=(), advice_budget=None):
+                  advice=(), advice_budget=None, advice_skip=()):
     """The child's pytest command line: the questions' spec file, the submission, only these questions,
     where figures and the report log go, and no configuration of the project's own. limits: {question
     id: seconds} enforced inside the child (questions packed into one process); advice: the tests that
-    carry no points, run last under advice_budget seconds each (0: not run; spec_tests/deadlines.py)."""
+    carry no points, run last under advice_budget seconds each (0: not run; spec_tests/deadlines.py);
+    advice_skip: those of them not to run."""
     selected = [arg for q in questions for arg in (protocol.QUESTION_OPTION, q.id)]
     selected += [arg for qid, seconds in (limits or {}).items() for arg in (protocol.QUESTION_LIMIT_OPTION, f"{qid}={seconds:g}")]
     selected += [arg for name in advice for arg in (protocol.ADVICE_OPTION, name)]
     if advice and advice_budget is not None:
         selected += [protocol.ADVICE_BUDGET_OPTION, f"{advice_budget:g}"]
+    selected += [arg for name in advice_skip if name in advice for arg in (protocol.ADVICE_SKIP_OPTION, name)]
     return [python, "-m", "pytest", str(SPEC_DIR / questions[0].file), protocol.SUBMISSION_OPTION, str(submission),
             *selected, protocol.FIGURES_OPTION, str(figures), protocol.SEED_OPTION, str(seed),
             f"--report-log={log}", f"--basetemp={workdir}", "--capture=no", "-q",
@@ -49,7 +51,7 @@ def child_environment(questions, timeout, threads, sandbox, compat, environ=os.e
 
 
 def run_question(supervisor, submission, question, *, seed=0, timeout=None, threads=1, sandbox="auto", compat=True,
-                 python=sys.executable, limits=None, advice=(), advice_budget=None):
+                 python=sys.executable, limits=None, advice=(), advice_budget=None, advice_skip=()):
     """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest,
     under `supervisor` (sandbox.processes.Supervisor).
 
@@ -61,7 +63,7 @@ def run_question(supervisor, submission, question, *, seed=0, timeout=None, thre
     oversubscribed BLAS threads spin so hard that 4 children on 2 cores ran 50x slower.
     sandbox: 'bwrap', 'none' or 'auto', for the submission's worker; its CPU time is capped at the
     time limit times the threads. compat: run removed library APIs as their replacements in the
-    worker (spec_tests/compat.py). limits, advice, advice_budget: as child_command's.
+    worker (spec_tests/compat.py). limits, advice, advice_budget, advice_skip: as child_command's.
 
     Returns: QuestionRun. Never raises for anything the submission does.
     """
@@ -72,7 +74,7 @@ def run_question(supervisor, submission, question, *, seed=0, timeout=None, thre
         tmp = Path(tmp)
         log = tmp / "report.jsonl"
         command = child_command(questions, submission, log, tmp / "figures", tmp / "work", seed, python,
-                                limits, advice, advice_budget)
+                                limits, advice, advice_budget, advice_skip)
         env = child_environment(questions, timeout, threads, sandbox, compat)
         with open(tmp / "output.txt", "wb") as output:
             try:

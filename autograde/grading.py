@@ -61,7 +61,8 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
              compat: run removed library APIs as their replacements (spec_tests/compat.py;
              default: the rubric's `compat`, true unless it says otherwise); advice: run the
              checks that carry no points (each under the rubric's advice_budget, after the
-             scored ones); False reports them "not run" (autograde --no-advice).
+             scored ones); False reports them "not run" (autograde --no-advice); a collection
+             of test names runs only those of them (the test suite's short run of a fixture).
     Returns: GradingResults, with one QuestionResult per rubric question, in rubric order.
     """
     start = time.monotonic()
@@ -78,6 +79,8 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
                                   "rlimits only; it could read and write this machine's files and use its network")
     if not advice:
         results.notices.append("advice checks (no points) were not run (--no-advice)")
+    elif not isinstance(advice, bool):
+        results.notices.append(f"only these advice checks (no points) were run: {', '.join(sorted(advice))}")
     with opened_submission(submission) as (directory, notice), private_copy(directory) as copy:
         if notice:
             results.notices.append(notice)
@@ -94,7 +97,9 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
                 run_question, supervisor, copy, members, seed=seed, timeout=seconds, threads=max(1, cpus // jobs),
                 sandbox=results.sandbox, compat=rubric.compat if compat is None else compat, limits=own,
                 advice=[t for q in members for t in q.tests if q.is_advice(t)],
-                advice_budget=rubric.advice_budget if advice else 0)) for members, seconds, own in units]
+                advice_budget=rubric.advice_budget if advice else 0,
+                advice_skip=() if isinstance(advice, bool) else [t for q in members for t in q.tests if t not in advice]))
+                for members, seconds, own in units]
             for members, future in futures:
                 run = future.result()
                 for q in members:

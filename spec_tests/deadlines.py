@@ -35,10 +35,10 @@ class Deadlines:
     """The clocks of one child run. limits: {question id: seconds}, the time its own scored tests may
     take together (setup to teardown); advice (they run last, each on its own budget instead):
     names of the tests that carry no points; budget: seconds each of those may take (None: no budget
-    of their own, 0: they are not run)."""
+    of their own, 0: they are not run); skip: those of them this grading does not run."""
 
-    def __init__(self, limits, advice, budget):
-        self.limits, self.advice, self.budget = dict(limits), frozenset(advice), budget
+    def __init__(self, limits, advice, budget, skip=()):
+        self.limits, self.advice, self.budget, self.skip = dict(limits), frozenset(advice), budget, frozenset(skip)
         self.used = {}          # question id -> seconds its tests have taken so far
         self.submission = None  # the session's Submission, once the fixture made it
         self._timer = None
@@ -52,7 +52,7 @@ class Deadlines:
         advice check with a budget runs on that budget alone: it neither spends nor is charged its
         question's time."""
         own_budget = name in self.advice and self.budget is not None
-        if own_budget and self.budget == 0:
+        if own_budget and (self.budget == 0 or name in self.skip):
             return ADVICE_OFF
         if own_budget:
             seconds, reason = self.budget, ADVICE_STOP.format(budget=self.budget)
@@ -89,5 +89,6 @@ class Deadlines:
 def from_config(config):
     """The Deadlines a child run's options ask for."""
     budget = config.getoption("advice_budget")
-    return Deadlines(parse_limits(config.getoption("question_limit")), config.getoption("advice"), budget)
+    return Deadlines(parse_limits(config.getoption("question_limit")), config.getoption("advice"), budget,
+                     config.getoption("advice_skip"))
 

@@ -25,6 +25,7 @@ FIGURES_HELP = "copy the figures the submission draws here, for the grading repo
 LIMIT_HELP = "QUESTION=SECONDS: the question's own time limit in a run of several questions (repeatable)"
 ADVICE_HELP = "a test that carries no points: it runs after the others, under --advice-budget (repeatable)"
 BUDGET_HELP = "seconds each --advice test may take before its worker is stopped (0: they are not run)"
+SKIP_HELP = "an --advice test this run reports as not run (repeatable)"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DEADLINES = pytest.StashKey()
 
@@ -38,6 +39,7 @@ def pytest_addoption(parser):
     group.addoption(protocol.QUESTION_LIMIT_OPTION, action="append", default=[], help=LIMIT_HELP)
     group.addoption(protocol.ADVICE_OPTION, action="append", default=[], help=ADVICE_HELP)
     group.addoption(protocol.ADVICE_BUDGET_OPTION, type=float, default=None, help=BUDGET_HELP)
+    group.addoption(protocol.ADVICE_SKIP_OPTION, action="append", default=[], help=SKIP_HELP)
     parser.addini("submission", SUBMISSION_HELP)
 
 

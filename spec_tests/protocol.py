@@ -21,7 +21,8 @@ FIGURES_OPTION = "--figures-dir"        # where the figures the submission draws
 QUESTION_LIMIT_OPTION = "--question-limit"   # QID=SECONDS: that question's own limit inside a child that runs several
 ADVICE_OPTION = "--advice"              # a test that carries no points: it runs last, under the advice budget (repeatable)
 ADVICE_BUDGET_OPTION = "--advice-budget"   # seconds each advice test may take (0: they are not run)
-ADVICE_OFF = "not run: the advice checks (no points) were switched off for this grading (--no-advice)"
+ADVICE_SKIP_OPTION = "--advice-skip"     # an advice test this grading does not run (repeatable; --no-advice skips all)
+ADVICE_OFF = "not run: this advice check (no points) was switched off for this grading"
 
 # --- grader -> child: environment ----------------------------------------------------------------
 SANDBOX_VARIABLE = "HW5_SANDBOX"            # bwrap | none | auto (default: bwrap where it runs)

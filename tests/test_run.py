@@ -206,3 +206,7 @@ def test_a_questions_clock_counts_its_own_scored_tests_and_advice_runs_on_its_ow
     clocks.after()
     assert 0 < clocks.used["2.3.1"] < 5 and len(worker.stops) == 2   # another question's clock is its own
     assert Deadlines({}, {"test_advice"}, 0).before("test_advice", "2.2.1") == protocol.ADVICE_OFF
+    some = Deadlines({}, {"test_advice", "test_other_advice"}, 5, skip={"test_other_advice"})
+    assert some.before("test_other_advice", "2.2.1") == protocol.ADVICE_OFF   # a grading that runs only some advice
+    assert some.before("test_advice", "2.2.1") is None
+    some.after()
