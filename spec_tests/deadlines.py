@@ -16,6 +16,7 @@ from spec_tests.protocol import ADVICE_OFF, QUESTION_LIMIT_OPTION
 
 NOT_RUN = "did not finish: the question's time limit of {limit:g} s was reached by its earlier checks"
 QUESTION_STOP = "when the question's time limit of {limit:g} s was reached"
+STOPPED_LABEL = "the submission's process"
 ADVICE_STOP = "when its {budget:g} s time budget ran out (an advice check: it carries no points, so it may not take a question's time)"
 
 
@@ -43,6 +44,7 @@ class Deadlines:
         self.submission = None  # the session's Submission, once the fixture made it
         self._timer = None
         self._running = None    # (question id, time.monotonic() at its start) of a limited test under way
+        self.fired = None       # the reason a clock stopped the worker during the current test, if one did
 
     def active(self):
         return bool(self.limits) or (self.budget is not None and bool(self.advice))
@@ -78,10 +80,20 @@ class Deadlines:
             qid, started = self._running
             self.used[qid] = self.used.get(qid, 0.0) + time.monotonic() - started
             self._running = None
+        self.fired = None
         if self.submission is not None:
             self.submission.resume()
 
+    def stopped(self, message):
+        """The failure message of a test its clock stopped: `message` where it says so (the call in
+        flight reports what it was running), else the clock's reason. A test that retries what
+        failed (hypothesis replays a failing example) would otherwise report its retry's error."""
+        if self.fired is None or "was stopped" in message:
+            return None
+        return f"{STOPPED_LABEL} was stopped {self.fired}"
+
     def _stop(self, reason):
+        self.fired = reason
         if self.submission is not None:
             self.submission.stop(reason)
 

@@ -96,6 +96,17 @@ def pytest_runtest_teardown(item, nextitem):
             item.user_properties.append((protocol.WORKER_START_PROPERTY, round(clocks.submission.startups.pop(0), 3)))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test its clock stopped fails with the clock's reason (spec_tests/deadlines.py)."""
+    report = (yield).get_result()
+    if report.failed and call.when == "call":
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = item.config.stash[DEADLINES].stopped(crash.message if crash else str(report.longrepr))
+        if message:
+            report.longrepr = message
+
+
 def _grading_run(config):
     """True when this pytest run grades a submission: --submission (or its ini setting) was given,
     or an argument names the spec suite."""

@@ -30,7 +30,7 @@ def _canvas_totals(path):
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """A batch of two submissions graded on Q2.2.2 and the theory group (the evidence of Q1.x)."""
+    """A batch of two submissions graded on Q2.2.2 and Q1.1 (the evidence of a theory question)."""
     root = tmp_path_factory.mktemp("review")
     corpus.build("softmax_no_shift", root / "subs" / "bob")
     corpus.build("q5_loss_mean", root / "subs" / "alice")
