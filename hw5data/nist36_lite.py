@@ -8,6 +8,7 @@ are made to look like NIST rows (to_nist_image). Every class gets the same numbe
 split train/valid/test 6:2:1 like the handout's files, reproducibly from a seed; handwritten_png62
 and Chars74K are split by index blocks, since one index (or neighbouring ones) is one writer.
 """
+import functools
 import gzip
 import hashlib
 import json
@@ -166,10 +167,11 @@ def stroke_crops(shared, char, forms=None):
     return np.array(rows).reshape(-1, nist36.SIDE ** 2), np.array(blocks, dtype=int)
 
 
-def build(shared=None, seed=0):
-    """Build nist36-lite. Returns {'train': (x, y), 'valid': ..., 'test': ...} in NIST36's format."""
-    shared = shared_data_dir() if shared is None else shared
-    rng = np.random.default_rng(seed)
+@functools.lru_cache(maxsize=1)
+def _sources(shared):
+    """The rows every seed draws from, read from the shared folder once per process (most of a
+    build's time): NIST letters (N, 1024) and labels, MNIST images and labels, and per character the
+    pen rows with their writer blocks. Read-only: build() copies what it takes."""
     letters_x, letters_y = nist_letters(shared)
     digit_images = read_idx(_source(shared, MNIST_IMAGES))
     digit_labels = read_idx(_source(shared, MNIST_LABELS))
@@ -178,6 +180,16 @@ def build(shared=None, seed=0):
     for char in nist36.CLASSES:  # the writer-split sources: a photo of paper, a tablet's strokes
         (photo_rows, photo_blocks), (stroke_rows, stroke_blocks) = pen_crops(shared, char), stroke_crops(shared, char, trajectories[char])
         pen[char] = np.concatenate([photo_rows, stroke_rows]), np.concatenate([photo_blocks, stroke_blocks])
+    for array in (letters_x, letters_y, digit_images, digit_labels, *(a for pair in pen.values() for a in pair)):
+        array.flags.writeable = False
+    return letters_x, letters_y, digit_images, digit_labels, pen
+
+
+def build(shared=None, seed=0):
+    """Build nist36-lite. Returns {'train': (x, y), 'valid': ..., 'test': ...} in NIST36's format."""
+    shared = shared_data_dir() if shared is None else shared
+    rng = np.random.default_rng(seed)
+    letters_x, letters_y, digit_images, digit_labels, pen = _sources(Path(shared))
     # Other sources per class, in a random order: NIST letters (all of them) or MNIST digits.
     pools = [rng.permutation(np.flatnonzero(letters_y == cls)) if cls < 26 else
              rng.permutation(np.flatnonzero(digit_labels == cls - 26)) for cls in range(len(nist36.CLASSES))]
