@@ -182,8 +182,14 @@ class WorkerClient:
         and refuse every request with it until resume(). A time limit enforced by the trusted side."""
         with self._lock:
             self._stopped = reason
-            if self._process is not None and self._process.poll() is None:
-                self._process.kill()
+            process = self._process
+            if process is not None and process.poll() is None:
+                process.kill()
+        if process is not None:   # gone before resume(): the next request then starts a new worker
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
 
     def resume(self):
         """Accept requests again after stop() (a new worker starts on the next one)."""

@@ -48,9 +48,13 @@ class _Worker:
         self.calls = {}       # patched name -> how many times the untrusted code called it
         self.log = {}         # patched name -> what its `record` made of each call (a procedure check reads it)
 
-    def module(self, name):
+    def join_path(self):
+        """Put DIR first on sys.path (after the preloads and setups: nothing of DIR shadows them)."""
         if str(self.directory) not in sys.path:
             sys.path.insert(0, str(self.directory))
+
+    def module(self, name):
+        self.join_path()
         return importlib.import_module(name)
 
     def handle(self, request):
@@ -162,6 +166,9 @@ def main(read_fd, write_fd, directory, preload=(), setup=()):
         getattr(importlib.import_module(module), function)(Path(directory).resolve())
     channel = Channel(read_fd, write_fd)
     worker = _Worker(directory)
+    # Now, not at the first import: a request's arguments may name DIR's modules (local_module), and
+    # a worker started again after its predecessor was killed may get such a request first.
+    worker.join_path()
     while True:
         try:
             request = channel.receive(cloudpickle.loads)

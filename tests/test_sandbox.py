@@ -181,3 +181,22 @@ def test_a_submission_function_passed_as_an_argument_arrives_as_its_own_object(t
             worker.own_function("relu")
     finally:
         worker.close()
+
+
+def test_a_module_passed_to_a_new_worker_is_found_after_the_last_one_was_killed(tmp_path):
+    """A probe given the submission's module (Q7's `submission.run(probe, q7_emnist, ...)`) as the
+    first request of a worker started again after its predecessor was killed (out of memory, a time
+    limit) finds the module: the worker puts the folder on its path at start, not at its first import."""
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "q7_emnist.py").write_text("SIZE = 47\n")
+    worker = Submission(submission, tmp_path / "files")
+    size_of = lambda module: module.SIZE   # noqa: E731 (a lambda travels by value, as the probes do)
+    try:
+        module = worker.module("q7_emnist")
+        assert worker.run(size_of, module) == 47
+        worker.stop("by the test")   # what a time limit or the out-of-memory killer does to it
+        worker.resume()
+        assert worker.run(size_of, module) == 47   # a new worker, whose first request is this run
+    finally:
+        worker.close()
