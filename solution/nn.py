@@ -24,9 +24,11 @@ def initialize_weights(in_size, out_size, params, name=""):
 
 
 def sigmoid(x):
-    """Q2.2.1 logistic function, elementwise, any shape: 1 / (1 + e^-x) = (1 + tanh(x/2)) / 2, which
-    never overflows (tanh saturates at ±1) and takes one transcendental and no branch."""
-    return 0.5 + 0.5 * np.tanh(0.5 * np.asarray(x, dtype=float))
+    """Q2.2.1 logistic function, elementwise, any shape: 1 / (1 + e^-x), computed from e = e^-|x|,
+    which lies in (0, 1] and so never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below."""
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 def sigmoid_deriv(post_act):
