@@ -74,7 +74,8 @@ def test_known_wrong_submission_loses_exactly_its_points(name, confirm_long, rub
     assert scores == full | want["scores"]
     assert all(full[q] > s for q, s in want["scores"].items()), "each listed question must lose points"
     if "message" in want:
-        messages = [o.message for r in results.questions for o in r.outcomes if not o.passed and not o.message.startswith(NOT_RUN)]
+        messages = [o.message for r in results.questions for o in r.outcomes
+                    if not o.passed and not o.message.startswith(NOT_RUN)]
         assert all(want["message"] in m for m in messages), messages
     # Removed library APIs run as their replacements, each noted once (spec_tests/compat.py).
     noted = [n for n in results.notices if n.startswith("the submission uses `")]
