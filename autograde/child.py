@@ -26,13 +26,13 @@ def child_command(questions, submission, log, figures, workdir, seed, python=sys
     where figures and the report log go, and no configuration of the project's own. limits: {question
     id: seconds} enforced inside the child (questions packed into one process); advice: the tests that
     carry no points, run last under advice_budget seconds each (0: not run; spec_tests/deadlines.py);
-    advice_skip: those of them not to run."""
+    advice_skip: those of the advice tests not to run."""
     selected = [arg for q in questions for arg in (protocol.QUESTION_OPTION, q.id)]
     selected += [arg for qid, seconds in (limits or {}).items() for arg in (protocol.QUESTION_LIMIT_OPTION, f"{qid}={seconds:g}")]
     selected += [arg for name in advice for arg in (protocol.ADVICE_OPTION, name)]
     if advice and advice_budget is not None:
         selected += [protocol.ADVICE_BUDGET_OPTION, f"{advice_budget:g}"]
-    selected += [arg for name in advice_skip if name in advice for arg in (protocol.ADVICE_SKIP_OPTION, name)]
+    selected += [arg for name in advice_skip for arg in (protocol.ADVICE_SKIP_OPTION, name)]
     return [python, "-m", "pytest", str(SPEC_DIR / questions[0].file), protocol.SUBMISSION_OPTION, str(submission),
             *selected, protocol.FIGURES_OPTION, str(figures), protocol.SEED_OPTION, str(seed),
             f"--report-log={log}", f"--basetemp={workdir}", "--capture=no", "-q",

@@ -52,6 +52,11 @@ def child_units(rubric, questions, timeout=None):
     return sorted(found, key=lambda unit: -unit[1])
 
 
+def _advice_of(questions):
+    """The names of the questions' tests that carry no points in the rubric's profile."""
+    return [t for q in questions for t in q.tests if q.is_advice(t)]
+
+
 def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, progress=None, compat=None, advice=True):
     """Grade the submission directory (or zip) against the rubric.
 
@@ -96,9 +101,8 @@ def grade(submission, rubric, *, seed=0, jobs=None, only=None, timeout=None, pro
             futures = [(members, pool.submit(
                 run_question, supervisor, copy, members, seed=seed, timeout=seconds, threads=max(1, cpus // jobs),
                 sandbox=results.sandbox, compat=rubric.compat if compat is None else compat, limits=own,
-                advice=[t for q in members for t in q.tests if q.is_advice(t)],
-                advice_budget=rubric.advice_budget if advice else 0,
-                advice_skip=() if isinstance(advice, bool) else [t for q in members for t in q.tests if t not in advice]))
+                advice=_advice_of(members), advice_budget=rubric.advice_budget if advice else 0,
+                advice_skip=() if isinstance(advice, bool) else [t for t in _advice_of(members) if t not in advice]))
                 for members, seconds, own in units]
             for members, future in futures:
                 run = future.result()
