@@ -107,13 +107,24 @@ def variant(image, boxes, kind):
     (half the size). Takes a uint8 or float image; returns (float32 image in [0, 1],
     boxes (N, 4) int). A page over VARIANT_PIXELS is scaled down to that size first, and the work is
     in single precision: a 12-megapixel photo in float64 would take 290 MB a copy."""
+    return vary(*variant_base(image, boxes), kind)
+
+
+def variant_base(image, boxes):
+    """What every variant of a page starts from: (float32 image in [0, 1] of at most VARIANT_PIXELS,
+    boxes (N, 4) float scaled with it). Half a second of a 4-megapixel page's variant: made once
+    for a page's several variants."""
     boxes = np.asarray(boxes, dtype=float)
     shrink = np.sqrt(VARIANT_PIXELS / (image.shape[0] * image.shape[1]))
     if shrink < 1:  # a channel at a time: rescale works in float64
         image = np.stack([skimage.transform.rescale(image[..., c], shrink, anti_aliasing=True).astype(np.float32)
                           for c in range(image.shape[2])], axis=2)
         boxes = boxes * shrink
-    pixels = skimage.img_as_float32(image)
+    return skimage.img_as_float32(image), boxes
+
+
+def vary(pixels, boxes, kind):
+    """variant() of variant_base's (pixels, boxes); pixels is left as it is."""
     if kind in ("rotated", "rotated_back"):
         angle = 3.0 if kind == "rotated" else -2.0
         out = skimage.transform.rotate(pixels, angle, resize=True, mode="edge")
@@ -132,7 +143,7 @@ def variant(image, boxes, kind):
         out = np.float32(0.5) + (pixels - np.float32(0.5)) * np.float32(0.5)
     elif kind in ("noisier", "jpeg"):
         noise = np.random.default_rng(0)
-        out = pixels
+        out = pixels.copy()
         for channel in range(out.shape[2]):  # a channel at a time: one page-sized noise array is 50 MB
             out[..., channel] += np.float32(0.06 if kind == "noisier" else 0.04) * noise.standard_normal(out.shape[:2], dtype=np.float32)
         if kind == "jpeg":

@@ -20,7 +20,7 @@ import pytest  # noqa: E402
 import skimage  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 
-from spec_tests.pages import PAGES, drawn_page, images_dir, load_page, match_boxes, variant  # noqa: E402
+from spec_tests.pages import PAGES, drawn_page, images_dir, load_page, match_boxes, variant_base, vary  # noqa: E402
 from spec_tests.photos import composed_photo
 from spec_tests.submission import BuiltInWorker
 
@@ -205,13 +205,16 @@ def test_find_letters_boxes_every_character_of_04_deep_and_nothing_else(q4, show
 def _check_variants(q4, group, show_finding):
     __tracebackhide__ = True
     failures = []
-    for kind in VARIANTS[group]:
-        matched = found_count = true_count = 0
-        for name in PAGES:
-            image, truth = variant(*load_page(name)[:2], kind)
+    counts = {kind: np.zeros(3, dtype=int) for kind in VARIANTS[group]}   # matched, found, true
+    for name in PAGES:
+        base = variant_base(*load_page(name)[:2])
+        for kind in VARIANTS[group]:
+            image, truth = vary(*base, kind)
             found, _, _, pairs, _ = _score(q4, image, truth, f"{name} {kind}")
-            matched, found_count, true_count = matched + len(pairs), found_count + len(found), true_count + len(truth)
+            counts[kind] += (len(pairs), len(found), len(truth))
             del image
+        del base
+    for kind, (matched, found_count, true_count) in counts.items():
         recall, precision = matched / true_count, matched / max(1, found_count)
         show_finding(f"{kind} pages: recall {recall:.1%}, precision {precision:.1%} over {true_count} characters")
         if recall < BAR or precision < BAR:
@@ -258,12 +261,12 @@ def test_find_letters_on_phone_photos(q4, tmp_path, show_finding, show_figure):
 # --- Q4.3 (writeup): the boxes drawn on the four images -------------------------------------------
 
 @question("4.3")
-def test_boxes_drawn_on_the_four_images(q4, submission, tmp_path, out_dir, show_figure):
+def test_boxes_drawn_on_the_four_images(q4, submission, tmp_path, out_dir, show_figure, scored_pages):
     """plot_boxes draws findLetters' boxes on each page; beside it, the grader's check of every box"""
     run_q4 = submission.module("run_q4")
     for name in PAGES:
-        image, truth, _, _ = load_page(name)
-        found, _, _, pairs, swapped = _score(q4, BuiltInWorker(skimage.img_as_float32, image), truth, name)
+        image = load_page(name)[0]
+        found, _, _, pairs, swapped, truth = _scored(q4, name, scored_pages)   # Q4.2's boxes where graded together
         as_returned = found[:, [1, 0, 3, 2]] if swapped else found   # its plot_boxes reads its own order
         show_figure(run_q4.plot_boxes(image, as_returned.astype(int), out_dir / f"{name[:-4]}.png"),
                     f"Q4.3 {name}: the submission's boxes (its plot_boxes)")
