@@ -25,14 +25,16 @@ from spec_tests.submission import BuiltInWorker
 question = pytest.mark.question
 CLASSES = 47
 KEPT = "q7-emnist"
-# Reference over 10 seeds on emnist-lite v1 (benchmarks/q7_threshold.py, re-measured 2026-12-04 for
-# issue #19), mean (sd): test accuracy 0.8168 (0.0100); pages, case-folded, on the reference's boxes,
-# plain crops: 01_list 0.879 (0.032), 02_letters 0.794 (0.049), 03_haiku 0.835 (0.040), 04_deep
-# 0.893 (0.040). Bars: at most mean - 6 sd, so a submission as good as that pipeline misses one of
-# the five with probability about 5e-9 (normal spread). The re-measurement moved 02_letters (0.57 ->
-# 0.49) and 03_haiku (0.61 -> 0.59) down to their mean - 6 sd; a bar is never raised by one.
-TEST_BAR = 0.75
-PAGE_BAR = {"01_list.jpg": 0.68, "02_letters.jpg": 0.49, "03_haiku.jpg": 0.59, "04_deep.jpg": 0.52}
+# Reference over 20 seeds on emnist-lite v1 (benchmarks/q7_threshold.py, re-measured 2026-12-06 for
+# issue #26, its CNN pooling before the ReLU and stored channels-last: the same function, faster),
+# mean (sd): test accuracy 0.8142 (0.0111); pages, case-folded, on the reference's boxes, plain
+# crops: 01_list 0.884 (0.030), 02_letters 0.818 (0.044), 03_haiku 0.829 (0.045), 04_deep 0.911
+# (0.048). Bars: at most mean - 6 sd, so a submission as good as that pipeline misses one of the
+# five with probability about 5e-9 (normal spread). Re-measurements moved bars down to their mean -
+# 6 sd, never up: 02_letters 0.57 -> 0.49 and 03_haiku 0.61 -> 0.59 (#19, 10 seeds), then the test
+# accuracy 0.75 -> 0.74 and 03_haiku 0.59 -> 0.56 (#26, 20 seeds).
+TEST_BAR = 0.74
+PAGE_BAR = {"01_list.jpg": 0.68, "02_letters.jpg": 0.49, "03_haiku.jpg": 0.56, "04_deep.jpg": 0.52}
 
 
 @pytest.fixture(scope="module", autouse=True)
