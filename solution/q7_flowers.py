@@ -16,7 +16,7 @@ PRETRAINED_SIDE, SCRATCH_SIDE = 160, 48     # input sizes (px): SqueezeNet is fu
 # reach the test accuracy 40 epochs at 1e-3 did (about 90%), in a quarter of the time.
 FINETUNE = {"epochs": 10, "batch_size": 64, "learning_rate": 2e-3}
 SCRATCH = {"epochs": 25, "batch_size": 32, "learning_rate": 1e-3}
-FEATURE_BATCH = 16   # images through SqueezeNet at a time: 64 would hold about 250 MB of activations
+FEATURE_BATCH = 16   # images through SqueezeNet at a time: 64 (and a torch.cat) peaked 210 MB higher
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
@@ -37,7 +37,7 @@ def build_finetune(classes=CLASSES, weights="download"):
         parameter.requires_grad = False
     model.classifier[1] = torch.nn.Conv2d(512, classes, kernel_size=1)
     model.num_classes = classes
-    # channels-last: PyTorch's CPU convolutions run SqueezeNet about 3 times faster on this layout
+    # channels-last: SqueezeNet's features of 680 images in 3.1 s on one core instead of 7.0 s
     return model.to(memory_format=torch.channels_last)
 
 

@@ -112,8 +112,8 @@ def variant(image, boxes, kind):
 
 def variant_base(image, boxes):
     """What every variant of a page starts from: (float32 image in [0, 1] of at most VARIANT_PIXELS,
-    boxes (N, 4) float scaled with it). Half a second of a 4-megapixel page's variant: made once
-    for a page's several variants."""
+    boxes (N, 4) float scaled with it). Most of a variant's time (about half a second a handout
+    page), so made once for a page's several variants."""
     boxes = np.asarray(boxes, dtype=float)
     shrink = np.sqrt(VARIANT_PIXELS / (image.shape[0] * image.shape[1]))
     if shrink < 1:  # a channel at a time: rescale works in float64
