@@ -1,10 +1,12 @@
 """pytest-benchmark: one forward + backward pass of the Q3 network (1024-64-36, sigmoid/softmax).
 
 The reference numpy code (solution/nn.py) beside the same computation in PyTorch on the CPU,
-at the batch sizes of Q3 training (32) and of a full-speed epoch (256). Run with `nox -s benchmark`
-(installs torch); compare rows of one run, as ratios: absolute times depend on the machine. The
-numpy rows also report their FLOP rate as a fraction of a big float64 GEMM's in the same process
-(extra_info "fraction_of_gemm_flops": 3 GEMMs per layer counted).
+at the batch sizes of Q3 training (32) and of a full-speed epoch (256), and one epoch of the
+reference's training loop. Run with `nox -s benchmark` (installs torch); compare rows of one run, as
+ratios: absolute times depend on the machine. The numpy rows run at one BLAS thread, as a grading's
+processes do (autograde/child.py), and report their FLOP rate as a fraction of a big float64 GEMM's
+in the same process at that thread count (extra_info "fraction_of_gemm_flops": 3 GEMMs per layer
+counted, forward, dW and dX).
 """
 import sys
 import time
@@ -16,15 +18,25 @@ from autograde import REFERENCE_DIR
 
 sys.path.insert(0, str(REFERENCE_DIR))
 import nn  # noqa: E402  (the reference solution, imported the way a submission's modules are)
+import run_q2  # noqa: E402
 from util import linear_deriv  # noqa: E402
 
 torch = pytest.importorskip("torch", reason="the PyTorch rows need torch: pip install -e '.[bench]'")
+threadpoolctl = pytest.importorskip("threadpoolctl", reason="the numpy rows need threadpoolctl: pip install -e '.[bench]'")
 D, H, C = 1024, 64, 36
 GEMM_SIDE = 2048   # the big float64 matmul whose FLOP/s the step is measured against, in the same process
+EPOCH_ROWS = 5868  # nist36-lite's training rows: what Q3 trains on in a grading
+
+
+@pytest.fixture
+def one_blas_thread():
+    """numpy's BLAS at one thread for the test, as in a grading's child and worker."""
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def step_flops(batch):
-    """FLOPs of one forward + backward step: per layer the forward GEMM, dW and dX (2·B·in·out each)."""
+    """FLOPs of forward + backward over `batch` rows: per layer the forward GEMM, dW and dX (2·B·in·out each)."""
     return sum(3 * 2 * batch * n_in * n_out for n_in, n_out in ((D, H), (H, C)))
 
 
@@ -50,7 +62,7 @@ def _data(batch, seed=0):
 
 
 @pytest.mark.parametrize("batch", [32, 256])
-def test_numpy_forward_backward(benchmark, batch):
+def test_numpy_forward_backward(benchmark, batch, one_blas_thread):
     x, y = _data(batch)
     params = {}
     nn.initialize_weights(D, H, params, "layer1")
@@ -69,6 +81,23 @@ def test_numpy_forward_backward(benchmark, batch):
     fraction = step_flops(batch) / benchmark.stats.stats.median / gemm_flop_rate()
     benchmark.extra_info["fraction_of_gemm_flops"] = round(fraction, 3)
     print(f"\nnumpy forward+backward, batch {batch}: {fraction:.2f} of a {GEMM_SIDE}² float64 matmul's FLOP/s")
+
+
+def test_numpy_training_epoch(benchmark, one_blas_thread):
+    """Issue 26's P1: one epoch of the reference's run_q2.train on 5,868 random rows (1024-64-36,
+    batch 32, float64: the shuffled batches, forward, loss, backward with dX, SGD update), as a
+    fraction of the big GEMM's FLOP/s (median epoch)."""
+    x, y = _data(EPOCH_ROWS)
+    params = {}
+    nn.initialize_weights(D, H, params, "layer1")
+    nn.initialize_weights(H, C, params, "output")
+    benchmark.group = "training epoch, batch 32"
+    benchmark.extra_info["impl"] = "numpy float64, run_q2.train"
+    benchmark.pedantic(run_q2.train, args=(x, y, params), rounds=9, warmup_rounds=1,
+                       kwargs=dict(epochs=1, batch_size=32, learning_rate=1e-3))
+    fraction = step_flops(EPOCH_ROWS) / benchmark.stats.stats.median / gemm_flop_rate()
+    benchmark.extra_info["fraction_of_gemm_flops"] = round(fraction, 3)
+    print(f"\nnumpy training epoch, batch 32: {fraction:.2f} of a {GEMM_SIDE}² float64 matmul's FLOP/s")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -28,7 +28,8 @@ def sigmoid(x):
     which lies in (0, 1] and so never overflows: 1 / (1 + e) for x >= 0, e / (1 + e) below."""
     x = np.asarray(x, dtype=float)
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    numerator = np.maximum(e, x >= 0)   # 1 where x >= 0 (e <= 1 there), else e: np.where's result, cheaper
+    return numerator / (1.0 + e)
 
 
 def sigmoid_deriv(post_act):
@@ -93,4 +94,5 @@ def get_random_batches(x, y, batch_size):
              in an order drawn from np.random; all batches have B rows but the last (N mod B).
     """
     order = np.random.permutation(len(x))
-    return [(x[idx], y[idx]) for idx in np.array_split(order, range(batch_size, len(x), batch_size))]
+    x, y = np.take(x, order, axis=0), np.take(y, order, axis=0)   # one gather, then views: fewer copies
+    return [(x[start:start + batch_size], y[start:start + batch_size]) for start in range(0, len(x), batch_size)]

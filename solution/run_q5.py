@@ -74,8 +74,10 @@ def momentum_step(params, learning_rate):
     """Q5.1.2 for each learned array W: M_W = 0.9 M_W - learning_rate * dJ/dW, then W = W + M_W.
     Uses params['grad_'+key]; updates params['m_'+key] and params[key] in place."""
     for key in parameter_keys(params):
-        params["m_" + key] = MOMENTUM * params["m_" + key] - learning_rate * params["grad_" + key]
-        params[key] += params["m_" + key]
+        velocity = params["m_" + key]
+        velocity *= MOMENTUM                  # in place: the same arithmetic, two fewer arrays a step
+        velocity -= learning_rate * params["grad_" + key]
+        params[key] += velocity
 
 
 def train_autoencoder(train_x, *, epochs=EPOCHS, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
