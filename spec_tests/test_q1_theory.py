@@ -5,7 +5,7 @@ evidence, and carry no points of their own (rubric.toml lists them under the man
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import expit
@@ -14,9 +14,12 @@ from spec_tests.gradcheck import GRAD_TOL, numerical_gradient, relative_error
 
 question = pytest.mark.question
 # Hypothesis draws its own examples, derandomised so that a grade is reproducible; the
-# function-scoped fixtures (nn, seeding) are safe to share between examples.
+# function-scoped fixtures (nn, seeding) are safe to share between examples. A failure is shrunk to
+# a small example, but not "explained" (which parts of it matter): that phase took 1-3 s a failed
+# check, most of a failing submission's Q1 time, and the shrunk example says enough.
+EXAMPLE_PHASES = tuple(phase for phase in Phase if phase != Phase.explain)
 PROPERTY = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture], phases=EXAMPLE_PHASES)
 moderate = st.floats(-50, 50, allow_nan=False)
 rows = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(2, 6)), elements=moderate)
 
