@@ -71,7 +71,6 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from scipy import sparse
 
 from autograde.course.batch import name_of, submissions_in
 from autograde.intake import SubmissionError, opened_submission
@@ -502,6 +501,8 @@ def compare_submissions(submissions, *, threshold=DEFAULT_THRESHOLD, k=K, common
 
     Scores come from one sparse product (submissions x distinct fingerprints); the regions and the
     per-file breakdown are worked out for the pairs listed only."""
+    from scipy import sparse  # imported here, not at the top: it would cost every `autograde` run 0.2 s
+
     n = len(submissions)
     distinct = [np.unique(s.hashes) for s in submissions]
     rows = np.repeat(np.arange(n), [len(d) for d in distinct])
