@@ -75,7 +75,7 @@ def momentum_step(params, learning_rate):
     Uses params['grad_'+key]; updates params['m_'+key] and params[key] in place."""
     for key in parameter_keys(params):
         velocity = params["m_" + key]
-        velocity *= MOMENTUM                  # in place: the same arithmetic, two fewer arrays a step
+        velocity *= MOMENTUM                  # in place: the same arithmetic, two temporaries fewer per array
         velocity -= learning_rate * params["grad_" + key]
         params[key] += velocity
 
