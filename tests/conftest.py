@@ -4,6 +4,7 @@ import os
 import pytest
 import threadpoolctl
 
+from autograde.grading import available_cpus
 from autograde.rubric import load_rubric
 from sandbox.launch import THREAD_VARIABLES
 
@@ -18,7 +19,7 @@ def pytest_configure(config):
     A variable the caller set is kept. The gradings' own processes get their caps from the grader."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
     if workers:
-        share = str(max(1, len(os.sched_getaffinity(0)) // workers))
+        share = str(max(1, available_cpus() // workers))
         for name in THREAD_LIMITS:
             os.environ.setdefault(name, share)   # what starts later: torch's import, Tesseract
         threadpoolctl.threadpool_limits(int(os.environ["OPENBLAS_NUM_THREADS"]))   # numpy, loaded by the plugin already
