@@ -28,7 +28,10 @@ def load_split(directory, split):
         x, y = mat[f"{split}_data"], mat[f"{split}_labels"]
     except KeyError as exc:
         raise DataError(f"{path}: expected keys '{split}_data' and '{split}_labels', found {sorted(k for k in mat if not k.startswith('__'))}") from exc
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    # loadmat gives column-major arrays. In row-major ones each row is contiguous, and gathering a
+    # batch of rows is 3-8 times faster: the reference's Q3 training (the Q4.4 network that a
+    # grading makes on a cold cache) takes half the time, with the same values.
+    x, y = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != SIDE * SIDE or y.shape != (len(x), len(CLASSES)):
         raise DataError(f"{path}: expected {split}_data (N, 1024) and {split}_labels (N, 36); got {x.shape} and {y.shape}")
     return x, y
