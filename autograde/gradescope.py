@@ -10,6 +10,7 @@ MNIST test set, emnist-lite, flowers17 (split 1, resized) and SqueezeNet 1.1's I
 """
 import re
 import stat
+import textwrap
 import tomllib
 import zipfile
 from pathlib import Path
@@ -40,7 +41,18 @@ fi
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install -q --upgrade pip
 "$ROOT/venv/bin/pip" install -q "$ROOT/source/suite"
-@TORCH@"""
+@TORCH@# The reference's reading of the handout's pages (its Q3 network, its findLetters boxes), which
+# Q4.4 and Q7.1.4 compare with: made once here, not in every grading (docs/gradescope.md). Without
+# it each grading makes it again, so a failure here costs time, not points.
+(
+@ENVIRONMENT@    "$ROOT/venv/bin/python" -m spec_tests.reference --warm @WARM@
+) || echo "setup.sh: the reference's reading was not cached; each grading will make it"
+"""
+
+# What a grading reads: the data the zip holds, the cache beside it (setup.sh and run_autograder).
+ENVIRONMENT = """export MPLBACKEND=Agg HW5_SHARED_DATA="$ROOT/source/data/shared" HW5_CACHE_DIR="$ROOT/source/data/cache"
+if [ -d "$ROOT/source/data/nist36" ]; then export HW5_DATA_DIR="$ROOT/source/data/nist36"; fi
+"""
 
 # torch's CPU wheels, not the CUDA build: in a 768 MB cgroup the CUDA build's Q7.2.1 worker is
 # OOM-killed (figures, with their date and machine, in docs/gradescope.md).
@@ -56,9 +68,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
-export MPLBACKEND=Agg HW5_SHARED_DATA="$SOURCE/data/shared" HW5_CACHE_DIR="$SOURCE/data/cache"
-if [ -d "$SOURCE/data/nist36" ]; then export HW5_DATA_DIR="$SOURCE/data/nist36"; fi
-mkdir -p "$ROOT/results"
+@ENVIRONMENT@mkdir -p "$ROOT/results"
 # shellcheck disable=SC2086  # AUTOGRADE and HW5_AUTOGRADE_ARGS may hold several words
 ${AUTOGRADE:-$ROOT/venv/bin/autograde} grade "$ROOT/submission" --rubric "$SOURCE/rubric.toml" \\
     --results "$ROOT/results/results.json" --report "$ROOT/results/report.md" @LEADERBOARD@${HW5_AUTOGRADE_ARGS:-}
@@ -104,9 +114,10 @@ def build_autograder_zip(out_zip, rubric_path, data_dir=None, leaderboard=False,
     out_zip = Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as archive:
-        _add_text(archive, "setup.sh", SETUP_SH.replace("@TORCH@", INSTALL_TORCH if torch else ""), executable=True)
-        _add_text(archive, "run_autograder", RUN_AUTOGRADER.replace("@LEADERBOARD@", "--leaderboard " if leaderboard else ""),
-                  executable=True)
+        setup = SETUP_SH.replace("@TORCH@", INSTALL_TORCH if torch else "").replace("@WARM@", "--q7" if torch else "")
+        _add_text(archive, "setup.sh", setup.replace("@ENVIRONMENT@", textwrap.indent(ENVIRONMENT, "    ")), executable=True)
+        run = RUN_AUTOGRADER.replace("@LEADERBOARD@", "--leaderboard " if leaderboard else "")
+        _add_text(archive, "run_autograder", run.replace("@ENVIRONMENT@", ENVIRONMENT), executable=True)
         _add_text(archive, "rubric.toml", rubric_text)
         for part in SUITE_PARTS:
             _add_tree(archive, PROJECT_DIR / part, f"suite/{part}")

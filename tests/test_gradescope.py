@@ -11,7 +11,7 @@ import zipfile
 import jsonschema
 import pytest
 
-from autograde import PROJECT_DIR
+from autograde import PROJECT_DIR, gradescope
 from autograde.cli import main
 from spec_tests.q7 import squeezenet_weights
 from tests.support import corpus
@@ -34,7 +34,12 @@ def test_the_autograder_zip_grades_a_submission_the_way_gradescope_runs_it(tmp_p
         assert sum(n.startswith("data/cache/composed-photos/") and n.endswith(".jpg") for n in names) == 4   # Q4.2's photos
         assert all(archive.getinfo(n).external_attr >> 16 & 0o111 for n in ("setup.sh", "run_autograder"))
         archive.extractall(root / "source")
-        assert "apt-get install -y -qq bubblewrap" in archive.read("setup.sh").decode()
+        setup = archive.read("setup.sh").decode()
+        assert "apt-get install -y -qq bubblewrap" in setup
+        assert '-m spec_tests.reference --warm \n' in setup   # Q4.4's reference reading, cached once; no Q7 here
+        # setup.sh makes the cache in the environment run_autograder grades in: the same folders, the same keys.
+        assert all(line.strip() in setup for line in gradescope.ENVIRONMENT.splitlines())
+        assert gradescope.ENVIRONMENT in archive.read("run_autograder").decode()
     assert "--report \"$ROOT/results/report.md\" --leaderboard ${HW5_AUTOGRADE_ARGS:-}" in (root / "source" / "run_autograder").read_text()
     assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
     corpus.build("q5_loss_mean", root / "submission")
@@ -80,6 +85,7 @@ def test_with_torch_the_zip_installs_torch_and_carries_q7s_data(tmp_path):
         assert any(n.startswith("data/cache/emnist-lite-") for n in names)
         assert sum(n.startswith("data/cache/flowers17-") and n.endswith(".jpg") for n in names) == 1360
         assert "download.pytorch.org/whl/cpu" in archive.read("setup.sh").decode()
+        assert "-m spec_tests.reference --warm --q7" in archive.read("setup.sh").decode()
         archive.extractall(root / "source")
     assert subprocess.run(["bash", "-n", root / "source" / "setup.sh"]).returncode == 0
     (root / "submission").mkdir()
@@ -93,3 +99,25 @@ def test_with_torch_the_zip_installs_torch_and_carries_q7s_data(tmp_path):
     assert proc.returncode == 0, proc.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     assert [(t["number"], t["score"]) for t in results["tests"]] == [("7.1.2", 2.0)], results["output"][-2000:]
+
+
+def test_warming_the_cache_makes_the_entries_that_q44_and_q714_read(monkeypatch):
+    """`python -m spec_tests.reference --warm` (setup.sh) asks for what the checks' fixtures ask for:
+    both go through q4_reading and q7_boxes, on the handout's pages as load_page gives them."""
+    import numpy as np
+
+    from spec_tests import reference
+    from spec_tests.pages import PAGES, images_dir, load_page
+    if not (images_dir() / "ground_truth.json").is_file():
+        pytest.skip(f"no handout images in {images_dir()} (set HW5_SHARED_DATA)")
+    calls = []
+    monkeypatch.setattr(reference, "reference_reading", lambda seed, pages, network=True: calls.append((seed, pages, network)))
+    paths = reference.warm_cache(seed=3, q7=True)
+    assert [(seed, network) for seed, _, network in calls] == [(3, True), (0, False)]
+    for _, pages, _ in calls:
+        assert tuple(pages) == PAGES and all(np.array_equal(pages[name], load_page(name)[0]) for name in PAGES)
+    assert paths == [reference._cache_path(3, calls[0][1], True), reference._cache_path(0, calls[0][1], False)]
+    assert reference.warm_cache(seed=0) and len(calls) == 3   # without --q7: Q4.4's entry only
+    help_text = subprocess.run([sys.executable, "-m", "spec_tests.reference", "--warm", "--help"], capture_output=True,
+                               text=True, cwd=PROJECT_DIR)
+    assert help_text.returncode == 0 and "--q7" in help_text.stdout
