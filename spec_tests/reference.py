@@ -41,7 +41,7 @@ def reference_reading(seed, pages=None, found=None, params=None, timeout=300, ne
     in [0, 1], or uint8 0-255, boxes (N, 4))}, the text of a submission's boxes read with the reference's crops,
     network and line grouping. Returns ReferenceReading; raises RuntimeError if the worker fails."""
     pages, found = pages or {}, found or {}
-    cached = _cache_path(seed, pages, network) if not found and not params else None
+    cached = cache_path(seed, pages, network) if not found and not params else None
     if cached is not None and cached.is_file():
         try:
             return _read_out(cached, {})
@@ -90,10 +90,10 @@ def warm_cache(seed=0, q7=False):
     from spec_tests.pages import PAGES, load_page
     pages = {name: load_page(name)[0] for name in PAGES}
     q4_reading(seed, pages)
-    paths = [_cache_path(seed, pages, True)]
+    paths = [cache_path(seed, pages, True)]
     if q7:
         q7_boxes(pages)
-        paths.append(_cache_path(0, pages, False))
+        paths.append(cache_path(0, pages, False))
     return paths
 
 
@@ -106,7 +106,7 @@ def _read_out(path, texts):
     return ReferenceReading(params, bw, boxes, texts)
 
 
-def _cache_path(seed, pages, network):
+def cache_path(seed, pages, network):
     """Where the reference's network and findLetters output for these inputs is cached: it depends
     on nothing of the submission's, only on the seed, the pages, the reference's code and the NIST36
     data (and numpy), so grading many submissions computes it once (about 9 s of Q4.4's work)."""

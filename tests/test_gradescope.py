@@ -116,7 +116,7 @@ def test_warming_the_cache_makes_the_entries_that_q44_and_q714_read(monkeypatch)
     assert [(seed, network) for seed, _, network in calls] == [(3, True), (0, False)]
     for _, pages, _ in calls:
         assert tuple(pages) == PAGES and all(np.array_equal(pages[name], load_page(name)[0]) for name in PAGES)
-    assert paths == [reference._cache_path(3, calls[0][1], True), reference._cache_path(0, calls[0][1], False)]
+    assert paths == [reference.cache_path(3, calls[0][1], True), reference.cache_path(0, calls[0][1], False)]
     assert reference.warm_cache(seed=0) and len(calls) == 3   # without --q7: Q4.4's entry only
     help_text = subprocess.run([sys.executable, "-m", "spec_tests.reference", "--warm", "--help"], capture_output=True,
                                text=True, cwd=PROJECT_DIR)
