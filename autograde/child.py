@@ -33,7 +33,8 @@ def child_command(questions, submission, log, figures, workdir, seed, python=sys
     if advice and advice_budget is not None:
         selected += [protocol.ADVICE_BUDGET_OPTION, f"{advice_budget:g}"]
     selected += [arg for name in advice_skip for arg in (protocol.ADVICE_SKIP_OPTION, name)]
-    return [python, "-m", "pytest", str(SPEC_DIR / questions[0].file), protocol.SUBMISSION_OPTION, str(submission),
+    files = [str(SPEC_DIR / name) for name in dict.fromkeys(q.file for q in questions)]
+    return [python, "-m", "pytest", *files, protocol.SUBMISSION_OPTION, str(submission),
             *selected, protocol.FIGURES_OPTION, str(figures), protocol.SEED_OPTION, str(seed),
             f"--report-log={log}", f"--basetemp={workdir}", "--capture=no", "-q",
             *(arg for plugin in QUIET_PLUGINS for arg in ("-p", f"no:{plugin}")), "--rootdir", str(Path(log).parent),
@@ -55,8 +56,9 @@ def run_question(supervisor, submission, question, *, seed=0, timeout=None, thre
     """Run `question`'s tests from its spec file on `submission` (a directory) in a child pytest,
     under `supervisor` (sandbox.processes.Supervisor).
 
-    question may be a tuple of questions of one spec file (a rubric group): they run in one child,
-    so module-scoped work they share (a 100-epoch training) runs once; timeout then defaults to the
+    question may be a tuple of questions (a unit of grading.child_units: a rubric group, a spec
+    file's questions, or the short questions of several files): they run in one child, so
+    module-scoped work they share (a 100-epoch training) runs once; timeout then defaults to the
     sum of their limits.
 
     threads caps the child's BLAS/OpenMP threads: children already run side by side, and

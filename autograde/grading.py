@@ -27,18 +27,33 @@ def available_cpus():
         return len(os.sched_getaffinity(0)) or 1
 
 
+SHORT_LIMIT = 60   # s: the spec files whose questions (outside a group) all have at most this limit share one child
+
+
 def child_units(rubric, questions, timeout=None):
     """The child processes a grading of `questions` (runnable rubric questions) starts, longest first:
     [(questions, limit, own limits)]. A rubric group's members run in one child under the sum of ALL
     its members' limits, even when only some are asked for (they share set-up, a training, that the
-    limits were set for). The other questions of one spec file are packed into one child too, so they
-    pay its start-up (pytest, numpy, the submission's worker) once; each keeps its own limit there
-    (own limits: {question id: seconds}, enforced in the child by spec_tests/deadlines.py), and the
-    child's limit is their sum. timeout caps every question's limit."""
+    limits were set for). The other questions of one spec file are packed into one child too, and
+    so are those of every spec file whose questions are all short (rubric limits of at most
+    SHORT_LIMIT: Q1, Q2 and Q5.1), so they pay the start-up (pytest, numpy, the submission's worker)
+    once; each keeps its own limit there (own limits: {question id: seconds}, enforced in the child by
+    spec_tests/deadlines.py), and the child's limit is their sum. timeout caps every question's limit
+    (the packing follows the rubric's limits, not the capped ones)."""
     own = {q.id: min(q.timeout, timeout) if timeout else q.timeout for q in rubric.questions}
     units = {}
     for q in questions:
         units.setdefault(("group", q.group) if q.group else ("file", q.file), []).append(q)
+    # A spec file that shares a test name with one already packed keeps a child of its own: the
+    # child's outcomes are read back by test name.
+    short, names = [], set()
+    for key, members in list(units.items()):
+        tests = {t for q in members for t in q.test_names}
+        if key[0] == "file" and all(q.timeout <= SHORT_LIMIT for q in members) and not tests & names:
+            short += units.pop(key)
+            names |= tests
+    if short:
+        units[("file", short[0].file)] = short
     found = []
     for (kind, key), members in units.items():
         if kind == "group":

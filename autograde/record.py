@@ -55,7 +55,7 @@ def write_record(results, path):
             "limit": limit, "returncode": run.returncode, "timed_out": run.timed_out, "started": run.started,
             "elapsed": run.elapsed, "output_tail": run.output_tail[-2000:], "questions": list(run.questions),
             "peak_rss": run.peak_rss, "tests_seconds": run.tests_seconds, "worker_seconds": run.worker_seconds,
-            "file": results.rubric[qid].file,
+            "files": sorted({results.rubric[q].file for q in run.questions}),
             "asked": sorted({name for q in run.questions for name in results.rubric[q].test_names}),
             "outcomes": outcomes}
     record = {"format": FORMAT, "submission": results.submission, "seed": results.seed,
@@ -94,7 +94,7 @@ def missing_tests(record, rubric):
         if not needed:
             continue
         entry = _entry(record, question.id)
-        ran = set() if entry is None or entry.get("file") != question.file else \
+        ran = set() if entry is None or question.file not in entry.get("files", [entry.get("file")]) else \
             {o["name"] for o in entry["outcomes"]} | set(entry.get("asked", ()))
         lacking = [name for name in needed if name not in ran]
         if lacking:

@@ -97,8 +97,9 @@ def test_report_shows_the_submissions_figures_and_numbers_for_the_writeup(refere
     assert re.match(r"\s*The slowest process: Q[0-9.]+(, Q[0-9.]+)*, [0-9.]+ s\.", usage), usage
     assert re.search(r"\| 5\.2, 5\.3\.1, 5\.3\.2 \| [0-9.]+ s \| start-up [0-9.]+ s, tests [0-9.]+ s "
                      r"\(submission's worker start-up [0-9.]+ s\) \| [0-9]+ MB \|", usage), usage
-    # A spec file's short questions share one process (one row), its time split like the others'.
-    assert re.search(r"\| 2\.1\.2, 2\.2\.1, 2\.2\.2, 2\.2\.3, 2\.3\.1, 2\.4\.1, 2\.5\.1 \| [0-9.]+ s \| start-up ", usage), usage
+    # The short questions of Q1, Q2 and Q5.1's files share one process (one row), its time split like the others'.
+    assert re.search(r"\| 1\.1, 1\.2, 1\.3, 1\.4, 1\.5, 1\.6, 2\.1\.2, 2\.2\.1, 2\.2\.2, 2\.2\.3, 2\.3\.1, 2\.4\.1, 2\.5\.1, "
+                     r"5\.1\.1, 5\.1\.2 \| [0-9.]+ s \| start-up ", usage), usage
 
 
 def test_html_report_is_self_contained_and_renders_in_chromium(reference_run, tmp_path):

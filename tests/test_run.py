@@ -139,20 +139,30 @@ def test_an_error_that_ends_several_checks_is_shown_once_per_question(rubric):
     assert compact.count(": the same error as above") == len(question.tests) - 1
 
 
-def test_a_spec_files_short_questions_share_one_child_and_keep_their_own_limits(rubric):
-    """Q2's seven questions run in one child (one start-up), each under its own limit inside it; a
-    rubric group keeps the sum of all its members' limits; --timeout caps each question's."""
+def test_short_questions_share_one_child_and_keep_their_own_limits(rubric):
+    """Q1's six, Q2's seven and Q5.1's two questions (rubric limits of 60 s, three spec files) run in
+    one child (one start-up), each under its own limit inside it; a rubric group keeps the sum of all
+    its members' limits; a long question's file keeps its own child; --timeout caps each question's
+    limit but does not pack long questions with the short ones; a file sharing a test name with
+    another keeps its own child (outcomes are read back by test name)."""
+    import dataclasses
+
     from autograde.grading import child_units
 
     units = child_units(rubric, [q for q in rubric.questions if q.test_names])
     by_first = {members[0].id: (tuple(q.id for q in members), limit, own) for members, limit, own in units}
-    q2 = tuple(q.id for q in rubric.questions if q.file == "test_q2_network.py")
-    assert by_first["2.1.2"] == (q2, 60 * len(q2), dict.fromkeys(q2, 60.0))
+    short = tuple(q.id for q in rubric.questions if q.test_names and (q.section in "12" or q.id.startswith("5.1.")))
+    assert by_first["1.1"] == (short, 60 * len(short), dict.fromkeys(short, 60.0))
     assert by_first["5.2"][1] == sum(rubric[q].timeout for q in ("5.2", "5.3.1", "5.3.2")) and by_first["5.2"][2] == {}
     assert by_first["3.1.2"] == (("3.1.2",), 300, {})   # alone in its file outside the group: a child of its own
+    assert by_first["4.2"][0] == ("4.2", "4.3")
     assert [limit for _, limit, _ in units] == sorted((limit for _, limit, _ in units), reverse=True)
-    capped = {members[0].id: own for members, _, own in child_units(rubric, [rubric["2.2.2"], rubric["2.3.1"]], timeout=6)}
-    assert capped == {"2.2.2": {"2.2.2": 6, "2.3.1": 6}}
+    capped = {members[0].id: own for members, _, own in child_units(rubric, [rubric["2.2.2"], rubric["5.1.1"], rubric["3.1.2"]], timeout=6)}
+    assert capped == {"2.2.2": {"2.2.2": 6, "5.1.1": 6}, "3.1.2": {}}
+    clash = dataclasses.replace(rubric["5.1.1"], tests={**rubric["5.1.1"].tests, next(iter(rubric["2.2.2"].tests)): 0})
+    twin = dataclasses.replace(rubric, questions=tuple(clash if q.id == "5.1.1" else q for q in rubric.questions))
+    assert sorted(tuple(q.id for q in members) for members, _, _ in child_units(twin, [twin["2.2.2"], twin["5.1.1"], twin["5.1.2"]])) \
+        == [("2.2.2",), ("5.1.1", "5.1.2")]
 
 
 def test_without_advice_the_advice_checks_are_not_run_and_not_shown_as_failures(rubric):
