@@ -45,18 +45,19 @@ def train(x, y, params, *, epochs, batch_size, learning_rate, names=("layer1", "
     if valid is not None:
         history.update(valid_loss=[], valid_acc=[])
     for _ in range(epochs):
-        total_loss = total_correct = 0.0
+        seen_y, seen_probs = [], []   # each batch's labels and outputs, scored once per epoch
         for batch_x, batch_y in get_random_batches(x, y, batch_size):
             probs = _probs(batch_x, params, names)
-            loss, acc = compute_loss_and_acc(batch_y, probs)
-            total_loss += loss
-            total_correct += acc * len(batch_x)
+            seen_y.append(batch_y)
+            seen_probs.append(probs)
             # softmax + cross-entropy: dJ/d(pre-softmax) = probs - y, so pass it with linear_deriv
             delta = backwards(probs - batch_y, params, names[1], linear_deriv)
             backwards(delta, params, names[0])
             apply_gradients(params, learning_rate, names)
-        history["train_loss"].append(total_loss / len(x))
-        history["train_acc"].append(total_correct / len(x))
+        # the loss summed over the epoch's batches (each scored before its update), per example
+        loss, acc = compute_loss_and_acc(np.concatenate(seen_y), np.concatenate(seen_probs))
+        history["train_loss"].append(loss / len(x))
+        history["train_acc"].append(acc)
         if valid is not None:
             loss, acc = compute_loss_and_acc(valid[1], _probs(valid[0], params, names))
             history["valid_loss"].append(loss / len(valid[0]))
