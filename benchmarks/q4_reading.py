@@ -1,7 +1,7 @@
 """The reading table of docs/reading.md: how well a solution finds and reads the handout pages,
 altered copies of them and composed phone photos.
 
-    python benchmarks/q4_reading.py [--solution DIR] [--seeds 0 1 2] [--photos 8]
+    python benchmarks/q4_reading.py [--solution DIR] [--seeds 0 1 2] [--photos 8] [--kinds desk pencil ...]
 
 For each image: the boxes findLetters finds (matched one-to-one to the truth at IoU >= 0.5), its
 time, and the character accuracy (1 - edit distance / characters, spaces ignored, case-folded,
@@ -12,7 +12,8 @@ pooled over the images of a row) of
     on the boxes read_text reads (run_q4.letters_to_read where the solution has it, else
     findLetters'), in reading order, and with the boxes' words (refined) where it takes them.
 Rows: the four pages; their 28 altered copies (7 kinds of spec_tests.pages.variant); the composed
-12-megapixel photos (spec_tests/photos.py). Run it with `taskset -c 0` and OMP_NUM_THREADS=1 for
+12-megapixel photos of each kind (spec_tests/photos.py: the dark desk, slanted lines, pencil, a
+white desk, a shadow, a strong perspective). Run it with `taskset -c 0` and OMP_NUM_THREADS=1 for
 one-core times. --solution points at another solution folder (an older reference) to compare.
 """
 import argparse
@@ -30,18 +31,23 @@ from autograde import REFERENCE_DIR
 from hw5data import emnist
 from hw5data.choose import nist36_data
 from spec_tests.pages import PAGES, load_page, match_boxes, variant
-from spec_tests.photos import composed_photo, standard_photos
+from spec_tests.photos import KINDS, composed_photo, standard_photos
 
 ALTERED = ("rotated", "rotated_back", "smaller", "darker", "fainter", "jpeg", "shaded")
 
 
-def images(photos):
-    """{row: [(image, true boxes, true lines)]}."""
-    pages = {name: load_page(name) for name in PAGES}
-    rows = {"the four handout pages": [(skimage.img_as_float32(p[0]), p[1], p[3]) for p in pages.values()]}
-    rows["28 altered copies"] = [(*variant(p[0], p[1], kind), p[3]) for p in pages.values() for kind in ALTERED]
-    rows[f"{photos} composed 12 MP photos"] = [
-        (photo.image, photo.boxes, photo.lines) for name, k in standard_photos()[:photos] for photo in [composed_photo(name, k)]]
+def images(photos, kinds=KINDS, pages_too=True):
+    """{row: [(image, true boxes, true lines)]}: the pages and their altered copies (pages_too),
+    and the first `photos` composed photos of each of `kinds`; each is made when its row is read."""
+    rows = {}
+    if pages_too:
+        pages = {name: load_page(name) for name in PAGES}
+        rows["the four handout pages"] = [(skimage.img_as_float32(p[0]), p[1], p[3]) for p in pages.values()]
+        rows["28 altered copies"] = [(*variant(p[0], p[1], kind), p[3]) for p in pages.values() for kind in ALTERED]
+    for kind in kinds:
+        rows[f"{photos} composed 12 MP photos, {kind}"] = (
+            (photo.image, photo.boxes, photo.lines) for name, k in standard_photos()[:photos]
+            for photo in [composed_photo(name, k, kind)])
     return rows
 
 
@@ -62,6 +68,9 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--photos", type=int, default=8)
     parser.add_argument("--no-cnn", action="store_true")
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS,
+                        help="kinds of composed photo, a row each (spec_tests/photos.py)")
+    parser.add_argument("--photos-only", action="store_true", help="leave out the handout pages and their copies")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(args.solution).resolve()))
     q4, run_q3, run_q4 = (importlib.import_module(m) for m in ("q4", "run_q3", "run_q4"))
@@ -85,7 +94,7 @@ def main():
             q7_emnist.train(models[seed], *splits["train"])
         refine_cnn = "words" in inspect.signature(q7_emnist.read_boxes).parameters
     print(f"solution {args.solution}; seeds {args.seeds}; {data.description}")
-    for row, items in images(args.photos).items():
+    for row, items in images(args.photos, args.kinds, pages_too=not args.photos_only).items():
         tally = {}
         matched = found = true = 0
         seconds = []
