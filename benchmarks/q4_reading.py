@@ -7,10 +7,11 @@ For each image: the boxes findLetters finds (matched one-to-one to the truth at 
 time, and the character accuracy (1 - edit distance / characters, spaces ignored, case-folded,
 pooled over the images of a row) of
   - MLP: read_text with the Q3 network (trained as the grader trains it: nist36-lite, 30 epochs,
-    np.random.seed(seed)), and with refine=True where the solution has it;
+    np.random.seed(seed)) by the handout's recipe (context=False where the solution has it), in
+    context (each word all letters or all digits: its default) and with refine=True where it has them;
   - CNN: q7_emnist.read_boxes with the Q7.1.4 network (trained on emnist-lite, torch seed = seed)
     on the boxes read_text reads (run_q4.letters_to_read where the solution has it, else
-    findLetters'), in reading order, and with the boxes' words (refined) where it takes them.
+    findLetters'), in reading order, with the boxes' words (in context) and refined where it takes them.
 Rows: the four pages; their 28 altered copies (7 kinds of spec_tests.pages.variant); the composed
 12-megapixel photos of each kind (spec_tests/photos.py: the dark desk, slanted lines, pencil, a
 white desk, a shadow, a strong perspective). Run it with `taskset -c 0` and OMP_NUM_THREADS=1 for
@@ -45,10 +46,15 @@ def images(photos, kinds=KINDS, pages_too=True):
         rows["the four handout pages"] = [(skimage.img_as_float32(p[0]), p[1], p[3]) for p in pages.values()]
         rows["28 altered copies"] = [(*variant(p[0], p[1], kind), p[3]) for p in pages.values() for kind in ALTERED]
     for kind in kinds:
-        rows[f"{photos} composed 12 MP photos, {kind}"] = (
-            (photo.image, photo.boxes, photo.lines) for name, k in standard_photos()[:photos]
-            for photo in [composed_photo(name, k, kind)])
+        rows[f"{photos} composed 12 MP photos, {kind}"] = _photos(standard_photos()[:photos], kind)
     return rows
+
+
+def _photos(which, kind):
+    """The composed photos (name, k) of `which` of one kind, each drawn when it is reached."""
+    for name, k in which:
+        photo = composed_photo(name, k, kind)
+        yield photo.image, photo.boxes, photo.lines
 
 
 def errors(text_lines, truth_lines):
@@ -75,6 +81,8 @@ def main():
     sys.path.insert(0, str(Path(args.solution).resolve()))
     q4, run_q3, run_q4 = (importlib.import_module(m) for m in ("q4", "run_q3", "run_q4"))
     refine_mlp = "refine" in inspect.signature(run_q4.read_text).parameters
+    # A solution whose read_text reads words in context by default: its handout recipe is context=False.
+    handout_recipe = {"context": False} if "context" in inspect.signature(run_q4.read_text).parameters else {}
     data = nist36_data(seed=0)
     (x, y), (vx, vy) = data.splits["train"], data.splits["valid"]
     networks = {}
@@ -92,7 +100,10 @@ def main():
             torch.manual_seed(seed)
             models[seed] = q7_emnist.build_model()
             q7_emnist.train(models[seed], *splits["train"])
-        refine_cnn = "words" in inspect.signature(q7_emnist.read_boxes).parameters
+        cnn_options = inspect.signature(q7_emnist.read_boxes).parameters
+        # an older reference refined whenever it was given words
+        refined_cnn = {"refine": True} if "refine" in cnn_options else {}
+        refine_cnn = "words" in cnn_options
     print(f"solution {args.solution}; seeds {args.seeds}; {data.description}")
     for row, items in images(args.photos, args.kinds, pages_too=not args.photos_only).items():
         tally = {}
@@ -109,15 +120,20 @@ def main():
             order = [i for line in run_q4.group_lines(read_boxes) for i in line]
             readings = {}
             for seed, params in networks.items():
-                readings[f"MLP seed {seed}"] = run_q4.read_text(image, params)
+                readings[f"MLP seed {seed}"] = run_q4.read_text(image, params, **handout_recipe)
+                if handout_recipe:
+                    readings[f"MLP in context seed {seed}"] = run_q4.read_text(image, params)
                 if refine_mlp:
                     readings[f"MLP refined seed {seed}"] = run_q4.read_text(image, params, refine=True)
             for seed, model in models.items():
                 readings[f"CNN seed {seed}"] = [in_order(q7_emnist.read_boxes(model, read_bw, read_boxes), order)]
                 if refine_cnn:
                     words = run_q4.line_words(read_boxes, run_q4.group_lines(read_boxes))
+                    if refined_cnn:
+                        readings[f"CNN in context seed {seed}"] = [
+                            in_order(q7_emnist.read_boxes(model, read_bw, read_boxes, words=words), order)]
                     readings[f"CNN refined seed {seed}"] = [
-                        in_order(q7_emnist.read_boxes(model, read_bw, read_boxes, words=words), order)]
+                        in_order(q7_emnist.read_boxes(model, read_bw, read_boxes, words=words, **refined_cnn), order)]
             for name, lines in readings.items():
                 wrong, count = errors(lines, truth)
                 tally.setdefault(name, [0, 0])

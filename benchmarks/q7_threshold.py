@@ -5,7 +5,7 @@
 Trains each question's reference model SEEDS times (seeds 1..SEEDS: np.random and torch) on the
 data the grader uses and prints the mean, sd, min and max of the accuracy the grader computes.
 Q7.1.4's pages are read three ways: `plain` (the reference's crops until issue #19, frozen here:
-the page bars are this pipeline's), `reference` (read_boxes) and `refined` (read_boxes(words=...)).
+the page bars are this pipeline's), `reference` (read_boxes) and `refined` (read_boxes(words=..., refine=True)).
 """
 import sys
 import time
@@ -98,7 +98,7 @@ def measure(question, seed):
             plain = "".join(q7_emnist.CLASSES[k] for k in q7_emnist.predict(model, np.array([
                 plain_crop_to_emnist(1.0 - bw[y1:y2, x1:x2]) for y1, x1, y2, x2 in boxes])))
             for reader, read in (("plain", plain), ("reference", q7_emnist.read_boxes(model, bw, boxes)),
-                                 ("refined", q7_emnist.read_boxes(model, bw, boxes, words=words_of(boxes)))):
+                                 ("refined", q7_emnist.read_boxes(model, bw, boxes, words=words_of(boxes), refine=True))):
                 found[f"{name} {reader}"] = char_accuracy(["".join(read[i] for i in order).lower()], [t.lower() for t in truth])
         return found
     folder = q7.flowers_folder()

@@ -15,11 +15,18 @@ import skimage.transform
 WORK_SIDE = 1200        # px: the long side the page is analysed at (a 3024x4032 photo is 8x slower)
 SHADING_SIGMA = 1 / 40  # of the long side: paper shading is far wider than a stroke
 MIN_DARKNESS = 0.12     # ink is at least this much darker than the paper around it
+# On a photo's straightened paper, where pencil strokes come out 1-2 px wide and light: ink is at
+# least FAINT_DARKNESS darker somewhere, and a stroke is followed down to FAINT_SHARE of the threshold.
+FAINT_DARKNESS, FAINT_SHARE, FAINT_EDGE = 0.06, 0.4, 6   # FAINT_EDGE: px along the edge no faint stroke is followed into
+EDGE_DEPTH, EDGE_LETTER = 12, 0.15   # a piece at the straightened page's edge is writing if it reaches 12 px
+                                     # in and spans at most 0.15 of the page's long side
+FAINT_PAPER = 6         # px: half the width of the closing that takes the strokes out of the paper
 # The page finder looks at a small copy of the photo: the paper must be a bright, four-sided region
 # that the surround is darker than by PAPER_CONTRAST at its edges (a shading boundary inside a
 # page that fills the frame has about the same brightness on both sides of it).
 FIND_SIDE = 500         # px: the long side of the copy the paper is looked for in
 PAPER_CONTRAST = 0.7    # surround / paper brightness across the paper's edge, at most
+LIGHT_SURROUND_CONTRAST = 0.85  # paper / surround brightness, at most, where the surround is the lighter (a white desk)
 PAPER_AREA = (0.04, 0.95)  # the paper's share of the frame
 PAPER_FIT = 0.95        # the fitted quadrilateral and the bright region overlap this much (IoU)
 PAPER_INSET = 0.004     # of the paper's size: the straightened page stops this far inside the
@@ -63,7 +70,7 @@ def find_characters(image):
         ink = _ink(small)
         return Page(ink, _character_boxes(ink), skimage.transform.AffineTransform(scale=1 / scale), None)
     upright, to_image = _straightened(image, outline)
-    ink = skimage.segmentation.clear_border(_ink(upright))   # what still touches the edge is the paper's edge
+    ink = _clear_paper_edge(_ink(upright, faint=True))
     return Page(ink, _character_boxes(ink), to_image, outline)
 
 
@@ -105,13 +112,32 @@ def page_ink_in_image(page, shape):
     return np.repeat(np.repeat(ink, step, axis=0), step, axis=1)[:shape[0], :shape[1]]
 
 
+def _clear_paper_edge(ink):
+    """The ink of a straightened paper less what lies along its edge (the paper's edge and the
+    surround's shading): a piece that touches the edge goes unless it is letter-sized (at most
+    EDGE_LETTER of the page's long side) and reaches EDGE_DEPTH px into the page, as a letter
+    written up to the edge does."""
+    labels = skimage.measure.label(ink)
+    height, width = ink.shape
+    for region in skimage.measure.regionprops(labels):
+        top, left, bottom, right = region.bbox
+        if top > 0 and left > 0 and bottom < height and right < width:
+            continue
+        depth = max(bottom if top == 0 else 0, right if left == 0 else 0,
+                    height - top if bottom == height else 0, width - left if right == width else 0)
+        if depth < EDGE_DEPTH or max(bottom - top, right - left) > EDGE_LETTER * max(height, width):
+            ink[labels == region.label] = False
+    return ink
+
+
 def _work_scale(shape):
     """The factor a whole photo of this (H, W) shape is analysed at: its long side to WORK_SIDE, never enlarged."""
     return min(1.0, WORK_SIDE / max(shape[:2]))
 
 
 def find_page(image):
-    """The paper's outline where a page lies on a darker surround.
+    """The paper's outline where a page lies on a surround darker than it (a desk, a cloth) or,
+    failing that, clearly lighter (a white desk).
 
     Inputs:  image as findLetters takes it.
     Returns: (4, 2) float (x, y) corners in image pixels, clockwise from the top-left, or None when
@@ -120,25 +146,37 @@ def find_page(image):
     image = np.asarray(image)
     step = max(1, int(np.ceil(max(image.shape[:2]) / FIND_SIDE)))
     small = skimage.filters.gaussian(_gray(image[::step, ::step]), sigma=2)
-    bright = scipy.ndimage.binary_opening(small > skimage.filters.threshold_otsu(small), skimage.morphology.disk(3))
-    labels = skimage.measure.label(bright)
+    threshold = skimage.filters.threshold_otsu(small)
+    for paper_is_bright in (True, False):
+        corners = _paper_outline(small, small > threshold if paper_is_bright else small < threshold, paper_is_bright)
+        if corners is not None:
+            return corners * step   # the copy took every step-th pixel
+    return None
+
+
+def _paper_outline(small, side, paper_is_bright):
+    """The paper's corners in the small copy, if the largest region of one side of the threshold
+    (side, (h, w) bool) is a four-sided paper: 4-95 % of the frame, its edge mostly inside the
+    frame, and the surround across that edge at most PAPER_CONTRAST times as bright as the paper
+    (paper_is_bright) or the paper at most LIGHT_SURROUND_CONTRAST times as bright as the surround."""
+    region = scipy.ndimage.binary_opening(side, skimage.morphology.disk(3))
+    labels = skimage.measure.label(region)
     if labels.max() == 0:
         return None
-    paper = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
-    paper = scipy.ndimage.binary_fill_holes(paper)
+    paper = scipy.ndimage.binary_fill_holes(labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1)
     if not PAPER_AREA[0] <= paper.mean() <= PAPER_AREA[1]:
         return None
     inside = paper & ~scipy.ndimage.binary_erosion(paper, skimage.morphology.disk(4))
     outside = scipy.ndimage.binary_dilation(paper, skimage.morphology.disk(8)) & \
         ~scipy.ndimage.binary_dilation(paper, skimage.morphology.disk(4))
-    if outside.sum() < 0.25 * inside.sum():  # the bright region's edge is mostly the frame's
+    if outside.sum() < 0.25 * inside.sum():  # the region's edge is mostly the frame's
         return None
-    if np.median(small[outside]) > PAPER_CONTRAST * np.median(small[inside]):
+    paper_level, surround_level = np.median(small[inside]), np.median(small[outside])
+    if paper_is_bright and surround_level > PAPER_CONTRAST * paper_level:
         return None
-    corners = _quadrilateral(paper)
-    if corners is None:
+    if not paper_is_bright and paper_level > LIGHT_SURROUND_CONTRAST * surround_level:
         return None
-    return corners * step   # the copy took every step-th pixel
+    return _quadrilateral(paper)
 
 
 def _quadrilateral(region):
@@ -147,6 +185,9 @@ def _quadrilateral(region):
     quadrilateral (the fitted one overlaps it by under PAPER_FIT)."""
     contour = max(skimage.measure.find_contours(np.pad(region, 1).astype(float), 0.5), key=len)[:, ::-1] - 1
     hull = contour[scipy.spatial.ConvexHull(contour).vertices]
+    # where the paper runs out of the frame, the outline follows the frame's edge: not a side of the paper's
+    height, width = region.shape
+    on_paper_edge = (contour[:, 0] > 0) & (contour[:, 0] < width - 1) & (contour[:, 1] > 0) & (contour[:, 1] < height - 1)
     rough = np.array([hull[np.argmin(hull.sum(1))], hull[np.argmax(hull[:, 0] - hull[:, 1])],
                       hull[np.argmax(hull.sum(1))], hull[np.argmax(hull[:, 1] - hull[:, 0])]])
     lines = []
@@ -155,7 +196,7 @@ def _quadrilateral(region):
         along = (contour - a) @ direction
         across = (contour - a) @ np.array([-direction[1], direction[0]])
         length = np.linalg.norm(b - a)
-        near = (along > 0.1 * length) & (along < 0.9 * length) & (np.abs(across) < 0.05 * length + 2)
+        near = (along > 0.1 * length) & (along < 0.9 * length) & (np.abs(across) < 0.05 * length + 2) & on_paper_edge
         if near.sum() < 5:
             return None
         points = contour[near]
@@ -214,12 +255,26 @@ def _gray(image):
     return skimage.color.rgb2gray(image[..., :3]) if image.ndim == 3 else image
 
 
-def _ink(gray):
+def _ink(gray, faint=False):
     """Boolean mask of ink pixels. Ink is darker than the paper around it, so the page's slow
-    shading (uneven light, a darker photo, show-through) is divided out first."""
-    paper = skimage.filters.gaussian(gray, sigma=max(gray.shape) * SHADING_SIGMA)
-    darkness = np.clip(1 - skimage.filters.gaussian(gray, sigma=1) / np.maximum(paper, 1e-3), 0, 1)
-    ink = darkness > max(skimage.filters.threshold_otsu(darkness), MIN_DARKNESS)
+    shading (uneven light, a darker photo, show-through) is divided out first. faint (the
+    straightened paper of a photo, where pencil strokes are 1-2 px): a stroke that reaches the
+    threshold somewhere is followed along to FAINT_SHARE of it (hysteresis), so it is not broken up."""
+    smooth = skimage.filters.gaussian(gray, sigma=1)
+    if faint:   # the paper: a closing wider than any stroke takes strokes out and keeps a shadow's edge a step
+        paper = skimage.filters.gaussian(scipy.ndimage.grey_closing(smooth, size=2 * FAINT_PAPER + 1), sigma=1)
+    else:
+        paper = skimage.filters.gaussian(gray, sigma=max(gray.shape) * SHADING_SIGMA)
+    darkness = np.clip(1 - smooth / np.maximum(paper, 1e-3), 0, 1)
+    threshold = max(skimage.filters.threshold_otsu(darkness), FAINT_DARKNESS if faint else MIN_DARKNESS)
+    if faint:   # the weak part stops short of the paper's edge, whose shading would join strokes to it
+        weak = darkness > FAINT_SHARE * threshold
+        weak[:FAINT_EDGE], weak[-FAINT_EDGE:], weak[:, :FAINT_EDGE], weak[:, -FAINT_EDGE:] = False, False, False, False
+        ink = skimage.measure.label(weak | (darkness > threshold))
+        strong = np.unique(ink[darkness > threshold])
+        ink = np.isin(ink, strong[strong > 0])
+    else:
+        ink = darkness > threshold
     ink = skimage.morphology.remove_small_objects(ink, max_size=4)
     return skimage.morphology.closing(ink, skimage.morphology.disk(1))
 

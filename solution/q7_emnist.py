@@ -19,7 +19,7 @@ EMNIST_STROKE = 3.0    # px at 28x28: a page's pen lines (1.5-2 px there) are th
 # EMNIST Balanced's 47 labels (emnist-balanced-mapping.txt; torchvision's EMNIST.classes): digits,
 # capitals, and the 11 lower-case letters that do not look like their capital.
 CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
-# read_boxes(words=...): the (margin, blur) variants of each crop whose probabilities are averaged
+# read_boxes(refine=True): the (margin, blur) variants of each crop whose probabilities are averaged
 REFINE_VARIANTS = tuple((margin, blur) for margin in (1, 2, 3) for blur in (1 / 64, 1 / 32))
 
 
@@ -73,23 +73,27 @@ def crop_to_emnist(ink, margin=MARGIN, blur=1 / 64):
     return np.round(canvas * 255).astype(np.uint8).T
 
 
-def read_boxes(model, bw, bboxes, words=None):
+def read_boxes(model, bw, bboxes, words=None, refine=False):
     """Q7.1.4 the character in each box of a page.
 
     Inputs:  bw (H, W) in [0, 1], ink 0 (as findLetters returns it); bboxes (N, 4) [y1, x1, y2, x2];
-             words: beyond the handout (docs/reading.md): the boxes' words, lines of words of box
-             indices (run_q4.line_words); given, each character is read in REFINE_VARIANTS of its
-             crop, probabilities averaged, and each word as all letters or all digits.
+             beyond the handout (docs/reading.md): words, the boxes' words (lines of words of box
+             indices, run_q4.line_words): given, each word is read as all letters or all digits,
+             whichever its characters make likelier; refine: each character read in
+             REFINE_VARIANTS of its crop, probabilities averaged.
     Returns: a string of N characters, one per box, in the boxes' order.
     """
     bw = np.asarray(bw, dtype=np.float32)
     inks = [1.0 - bw[y1:y2, x1:x2] for y1, x1, y2, x2 in np.asarray(bboxes).reshape(-1, 4)]
     if len(inks) == 0:
         return ""
-    if words is None:
+    if words is None and not refine:
         return "".join(CLASSES[k] for k in predict(model, np.array([crop_to_emnist(ink) for ink in inks])))
-    crops = np.array([crop_to_emnist(ink, *variant) for ink in inks for variant in REFINE_VARIANTS])
-    probs = class_probabilities(model, as_tensor(crops)).reshape(len(inks), len(REFINE_VARIANTS), -1).mean(axis=1)
+    variants = REFINE_VARIANTS if refine else ((),)
+    crops = np.array([crop_to_emnist(ink, *variant) for ink in inks for variant in variants])
+    probs = class_probabilities(model, as_tensor(crops)).reshape(len(inks), len(variants), -1).mean(axis=1)
+    if words is None:
+        return "".join(CLASSES[k] for k in probs.argmax(axis=1))
     return "".join(word_labels(probs, words, CLASSES))
 
 

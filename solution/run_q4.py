@@ -10,12 +10,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import scipy.spatial  # noqa: E402
+import skimage.color  # noqa: E402
 import skimage.io  # noqa: E402
 import skimage.morphology  # noqa: E402
 import skimage.transform  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 from q4 import find_characters, find_page, findLetters  # noqa: E402
-from run_q3 import CLASS_NAMES, class_probabilities, predict  # noqa: E402
+from run_q3 import CLASS_NAMES, class_probabilities  # noqa: E402
 from words import word_labels  # noqa: E402
 
 SIDE = 32
@@ -27,6 +29,9 @@ MIN_STROKE = 2.75       # px at 32x32: thinner strokes are thickened (a photo's 
 # page's median gap (pages written with wide letter spacing, like 02_letters, have no spaces).
 # On the four handout images: word gaps >= 1.19 heights, letter gaps <= 1.05 (01_list).
 SPACE_HEIGHTS, SPACE_GAPS = 1.1, 2.0
+# letters_to_read turns a photo whose writing runs more than DESKEW degrees off the horizontal (no
+# paper found) until it is level, at DESKEW_SIDE px on its long side (findLetters works at 1200).
+DESKEW, DESKEW_SIDE = 2.0, 2400
 # read_text(refine=True), beyond the handout's recipe: each character is read in these variants of
 # its crop (glyph height, stroke width) and their class probabilities averaged.
 REFINE_VARIANTS = tuple((height, stroke) for height in (22, 24, 26) for stroke in (MIN_STROKE, 3.5))
@@ -37,22 +42,47 @@ def group_lines(bboxes):
 
     Inputs:  bboxes (N, 4) [y1, x1, y2, x2].
     Returns: list of lines, each a list of indices into bboxes, in reading order.
-    A box joins the line whose last box (the one furthest right so far) is level with it, so a
-    line that drifts up or down across a tilted page is followed.
+    The box centres are first turned by the writing's own angle (writing_angle), so that lines on
+    a turned page or written on a slant run level; then, left to right, a box joins the line whose
+    last box (the one furthest right so far) is level with it, so a line that bows or drifts up or
+    down is followed; lines are ordered by their mean height in the turned frame.
     """
     bboxes = np.asarray(bboxes).reshape(-1, 4)
     if len(bboxes) == 0:
         return []
-    centre_y = (bboxes[:, 0] + bboxes[:, 2]) / 2
+    angle = writing_angle(bboxes)
+    x, y = (bboxes[:, 1] + bboxes[:, 3]) / 2, (bboxes[:, 0] + bboxes[:, 2]) / 2
+    along, across = x * np.cos(angle) + y * np.sin(angle), y * np.cos(angle) - x * np.sin(angle)
     height = np.median(bboxes[:, 2] - bboxes[:, 0])
     lines = []
-    for i in np.argsort(bboxes[:, 1], kind="stable"):
-        level = [line for line in lines if abs(centre_y[line[-1]] - centre_y[i]) < 0.6 * height]
+    for i in np.argsort(along, kind="stable"):
+        level = [line for line in lines if abs(across[line[-1]] - across[i]) < 0.6 * height]
         if level:
-            min(level, key=lambda line: abs(centre_y[line[-1]] - centre_y[i])).append(int(i))
+            min(level, key=lambda line: abs(across[line[-1]] - across[i])).append(int(i))
         else:
             lines.append([int(i)])
-    return sorted(lines, key=lambda line: np.mean(centre_y[line]))
+    return sorted(lines, key=lambda line: np.mean(across[line]))
+
+
+def writing_angle(bboxes):
+    """The angle (radians, positive when the writing runs down to the right on screen) of the lines
+    of writing: the median direction from each box to its nearest neighbour to the right within 3
+    character heights and 40 degrees of the horizontal; 0 where no box has one."""
+    bboxes = np.asarray(bboxes, dtype=float).reshape(-1, 4)
+    if len(bboxes) < 2:
+        return 0.0
+    centres = np.stack([(bboxes[:, 1] + bboxes[:, 3]) / 2, (bboxes[:, 0] + bboxes[:, 2]) / 2], axis=1)
+    tree = scipy.spatial.cKDTree(centres)
+    pairs = tree.sparse_distance_matrix(tree, 3 * np.median(bboxes[:, 2] - bboxes[:, 0]), output_type="ndarray")
+    dx = centres[pairs["j"], 0] - centres[pairs["i"], 0]
+    dy = centres[pairs["j"], 1] - centres[pairs["i"], 1]
+    keep = (dx > 0) & (np.abs(dy) < np.tan(np.deg2rad(40)) * dx)   # a neighbour to the right, not above or below
+    if not keep.any():
+        return 0.0
+    i, distance, dx, dy = pairs["i"][keep], pairs["v"][keep], dx[keep], dy[keep]
+    order = np.lexsort((distance, i))                               # by box, nearest first
+    first = order[np.r_[True, i[order][1:] != i[order][:-1]]]       # each box's nearest
+    return float(np.median(np.arctan2(dy[first], dx[first])))
 
 
 def line_words(bboxes, lines):
@@ -119,36 +149,54 @@ def to_nist_rows(bw, bboxes):
 
 
 def letters_to_read(image):
-    """The boxes and bw read_text reads: findLetters' (the handout's flow), or, where find_page
-    sees the paper lying on a darker surround, those of the straightened paper (upright crops).
+    """The boxes and bw read_text reads: findLetters' (the handout's flow); where find_page sees
+    the paper on a surround, those of the straightened paper (upright crops); where it does not
+    but the writing runs more than DESKEW degrees off the horizontal (a turned page whose paper
+    it cannot tell from the desk), those of the photo turned until the writing is level.
     Returns (bboxes (N, 4), bw (h, w) float in [0, 1], ink 0)."""
     if find_page(image) is None:
-        return findLetters(image)
+        bboxes, bw = findLetters(image)
+        angle = np.degrees(writing_angle(bboxes)) if len(bboxes) else 0.0
+        if abs(angle) <= DESKEW:
+            return bboxes, bw
+        image = np.asarray(image)
+        grey = skimage.color.rgb2gray(image[..., :3]) if image.ndim == 3 else skimage.img_as_float(image)
+        scale = min(1.0, DESKEW_SIDE / max(grey.shape))
+        grey = skimage.transform.rescale(grey, scale, anti_aliasing=True) if scale < 1 else grey
+        image = skimage.transform.rotate(grey, angle, resize=True, mode="edge")
     page = find_characters(image)
     return page.boxes, np.where(page.ink, 0.0, 1.0)
 
 
-def read_text(image, params, refine=False):
+def read_text(image, params, refine=False, context=True):
     """Q4.4 the text on a page: findLetters (on the straightened paper where the photo shows a
     surround: letters_to_read), group_lines, to_nist_rows, the Q3 network.
 
     Inputs:  image (H, W, 3); params: a trained Q3 network ('layer1', 'output');
+             context: each word (the boxes between two spaces, line_words) read as all letters
+             or all digits, whichever its characters make likelier (words.word_labels): the
+             handout asks for the page's text, and an O inside a word is not a 0. False: each
+             character its network's argmax, the handout's recipe (what the bars are calibrated
+             on, docs/reading.md);
              refine: beyond the handout's recipe (the leaderboard's baseline, docs/reading.md):
-             each character read in REFINE_VARIANTS of its crop, probabilities averaged, and each
-             word read as all letters or all digits, whichever its characters make likelier.
+             each character read in REFINE_VARIANTS of its crop, probabilities averaged, in context.
     Returns: list of strings, one per line of text, top to bottom, words separated by spaces.
     """
     bboxes, bw = letters_to_read(image)
     if len(bboxes) == 0:
         return []
     lines = group_lines(bboxes)
-    if not refine:
-        return lines_text(bboxes, lines, [CLASS_NAMES[k] for k in predict(params, to_nist_rows(bw, bboxes))])
-    words = line_words(bboxes, lines)
-    crops = [1.0 - bw[y1:y2, x1:x2] for y1, x1, y2, x2 in bboxes]
-    rows = np.array([nist_row(crop, *variant) for crop in crops for variant in REFINE_VARIANTS])
-    probs = class_probabilities(params, rows).reshape(len(crops), len(REFINE_VARIANTS), -1).mean(axis=1)
-    return lines_text(bboxes, lines, word_labels(probs, words, CLASS_NAMES))
+    if refine:
+        crops = [1.0 - bw[y1:y2, x1:x2] for y1, x1, y2, x2 in bboxes]
+        rows = np.array([nist_row(crop, *variant) for crop in crops for variant in REFINE_VARIANTS])
+        probs = class_probabilities(params, rows).reshape(len(crops), len(REFINE_VARIANTS), -1).mean(axis=1)
+    else:
+        probs = class_probabilities(params, to_nist_rows(bw, bboxes))
+    if refine or context:
+        labels = word_labels(probs, line_words(bboxes, lines), CLASS_NAMES)
+    else:
+        labels = [CLASS_NAMES[k] for k in probs.argmax(axis=1)]
+    return lines_text(bboxes, lines, labels)
 
 
 def plot_boxes(image, bboxes, path, outline=None):

@@ -180,8 +180,24 @@ def _slanted(page, boxes, lines, rng, tries=6):
     padded = np.pad(page, ((pad, pad), (0, 0), (0, 0)), mode="edge")
     slanted = np.stack([scipy.ndimage.map_coordinates(padded[..., c], [source + pad, cols], order=1, mode="nearest")
                         for c in range(3)], axis=2)
+    # Each box's ink, labelled and moved with the page (nearest pixel), gives its box on the slanted page.
+    labels = np.pad(_ink_labels(page, boxes), ((pad, pad), (0, 0)))
+    moved_labels = scipy.ndimage.map_coordinates(labels, [source + pad, cols], order=0, mode="constant")
     moved = np.stack([np.floor(top) + pad, boxes[:, 1], np.ceil(bottom) + pad, boxes[:, 3]], axis=1).astype(int)
+    for i, found in enumerate(scipy.ndimage.find_objects(moved_labels, max_label=len(boxes))):
+        if found is not None:
+            moved[i] = [found[0].start, found[1].start, found[0].stop, found[1].stop]
     return slanted, moved
+
+
+def _ink_labels(page, boxes):
+    """(H, W) int32: i + 1 where box i holds ink (darker than Otsu's threshold of the page), else 0."""
+    grey = page.mean(axis=2)
+    ink = grey < skimage.filters.threshold_otsu(grey)
+    labels = np.zeros(grey.shape, dtype=np.int32)
+    for i, (y1, x1, y2, x2) in enumerate(boxes):
+        labels[y1:y2, x1:x2] = np.where(ink[y1:y2, x1:x2], i + 1, labels[y1:y2, x1:x2])
+    return labels
 
 
 def _lines_apart(top, bottom, boxes, lines):
@@ -196,9 +212,10 @@ def _lines_apart(top, bottom, boxes, lines):
 
 def _pencil(page, boxes, rng):
     """Thin grey strokes: the dark ink shrunk by about a third of its width on each side (a grey
-    max filter), made grey and lightened to 35-50 % of its contrast against the paper. Returns
+    max filter) and lightened to 35-50 % of its darkness against the paper around it (the paper's
+    own tint and shading kept: each pixel is the local paper times 1 - that darkness). Returns
     (page, boxes), each box shrunk as its ink is."""
-    grey = page.mean(axis=2)
+    grey = page.mean(axis=2, dtype=np.float32)
     ink = grey < skimage.filters.threshold_otsu(grey)
     inside = np.zeros_like(ink)
     for y1, x1, y2, x2 in boxes:
@@ -207,12 +224,12 @@ def _pencil(page, boxes, rng):
     width = ink.sum() / max(1, skimage.morphology.skeletonize(ink).sum())
     radius = max(1, int(0.3 * width))
     thinned = scipy.ndimage.grey_dilation(grey, footprint=skimage.morphology.disk(radius))
-    paper = np.percentile(page, 90, axis=(0, 1)).astype(np.float32)
-    darkness = np.clip(paper.mean() - thinned, 0, None) * rng.uniform(0.35, 0.5)
-    pencil = np.clip(paper[None, None, :] - darkness[..., None], 0, 255).astype(np.uint8)
-    # keep the paper's own texture and light where there is no ink
-    paper_like = thinned >= paper.mean() - 1
-    pencil[paper_like] = page[paper_like]
+    # the paper without its ink: a max filter wider than any stroke, smoothed
+    window = int(4 * width) + 1
+    paper = np.stack([scipy.ndimage.gaussian_filter(scipy.ndimage.maximum_filter(page[..., c].astype(np.float32), window),
+                                                    window / 2) for c in range(3)], axis=2)
+    darkness = np.clip(1 - thinned / np.maximum(paper.mean(axis=2), 1), 0, 1) * rng.uniform(0.35, 0.5)
+    pencil = np.clip(paper * (1 - darkness[..., None]), 0, 255).astype(np.uint8)
     return pencil, boxes + np.array([radius, radius, -radius, -radius])
 
 
