@@ -26,6 +26,7 @@ FAINT_PAPER = 6         # px: half the width of the closing that takes the strok
 # page that fills the frame has about the same brightness on both sides of it).
 FIND_SIDE = 500         # px: the long side of the copy the paper is looked for in
 PAPER_CONTRAST = 0.7    # surround / paper brightness across the paper's edge, at most
+SHADOW_GROWTH = 1.1     # a paper found whole past a shadow is taken if this much larger than its lit part
 LIGHT_SURROUND_CONTRAST = 0.85  # paper / surround brightness, at most, where the surround is the lighter (a white desk)
 PAPER_AREA = (0.04, 0.95)  # the paper's share of the frame
 PAPER_FIT = 0.95        # the fitted quadrilateral and the bright region overlap this much (IoU)
@@ -147,11 +148,65 @@ def find_page(image):
     step = max(1, int(np.ceil(max(image.shape[:2]) / FIND_SIDE)))
     small = skimage.filters.gaussian(_gray(image[::step, ::step]), sigma=2)
     threshold = skimage.filters.threshold_otsu(small)
-    for paper_is_bright in (True, False):
-        corners = _paper_outline(small, small > threshold if paper_is_bright else small < threshold, paper_is_bright)
-        if corners is not None:
-            return corners * step   # the copy took every step-th pixel
-    return None
+    bright = _paper_outline(small, small > threshold, paper_is_bright=True)
+    # A shadow across the paper: Otsu's two classes split its lit part from the rest; the lower of
+    # three classes' thresholds keeps it whole. Taken where it is a paper's edge all round and
+    # clearly larger (the two differ by the paper's soft edge otherwise, where Otsu's is the tighter).
+    whole = _paper_outline(small, small > skimage.filters.threshold_multiotsu(small, classes=3)[0], paper_is_bright=True)
+    if whole is not None and _dark_beyond_every_side(small, whole) and \
+            (bright is None or _area(whole) > SHADOW_GROWTH * _area(bright)):
+        return whole * step   # the copy took every step-th pixel
+    if bright is not None:
+        return bright * step
+    corners = _paper_outline(small, small < threshold, paper_is_bright=False)
+    if corners is not None:
+        return corners * step
+    # A light surround lit unevenly (one end of the desk darker than the paper): divide the light out
+    flat = small / _light_over_surround(small)
+    corners = _paper_outline(flat, flat < skimage.filters.threshold_otsu(flat), paper_is_bright=False)
+    return None if corners is None else corners * step
+
+
+def _area(corners):
+    """The area of a polygon (K, 2) (x, y) (the shoelace formula)."""
+    x, y = corners.T
+    return 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def _dark_beyond_every_side(small, corners, offset=6):
+    """Whether, along each side of the quadrilateral (4, 2) (x, y) in the copy, the copy just outside
+    is at most PAPER_CONTRAST times as bright as just inside (samples outside the frame skipped):
+    a paper's edge all round, not a region that has swallowed some of a bright desk."""
+    centre = corners.mean(0)
+    height, width = small.shape
+    for a, b in zip(corners, np.roll(corners, -1, axis=0), strict=True):
+        points = a + np.linspace(0.2, 0.8, 25)[:, None] * (b - a)
+        normal = np.array([a[1] - b[1], b[0] - a[0]]) / max(np.linalg.norm(b - a), 1e-9)
+        normal *= np.sign(normal @ (centre - (a + b) / 2))   # pointing into the paper
+        inner, outer = points + offset * normal, points - offset * normal
+        seen = (outer[:, 0] >= 0) & (outer[:, 0] < width - 1) & (outer[:, 1] >= 0) & (outer[:, 1] < height - 1)
+        if seen.sum() < 5:
+            continue
+        values = [small[np.clip(p[seen, 1].round().astype(int), 0, height - 1), np.clip(p[seen, 0].round().astype(int), 0, width - 1)]
+                  for p in (inner, outer)]
+        if np.median(values[1]) > PAPER_CONTRAST * np.median(values[0]):
+            return False
+    return True
+
+
+def _light_over_surround(small, rounds=4):
+    """(h, w): a quadratic surface fitted to the copy's upper envelope (each round refits to the
+    pixels at or above the last fit): the light on a surround brighter than the paper."""
+    height, width = small.shape
+    y, x = np.mgrid[0:height, 0:width]
+    y, x = y / height - 0.5, x / width - 0.5
+    terms = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=-1)
+    rows, values = terms[::4, ::4].reshape(-1, 6), small[::4, ::4].ravel()
+    keep = np.ones(len(values), dtype=bool)
+    for _ in range(rounds):
+        coefficients = np.linalg.lstsq(rows[keep], values[keep], rcond=None)[0]
+        keep = values >= rows @ coefficients - 0.01
+    return np.maximum(terms @ coefficients, 1e-3)
 
 
 def _paper_outline(small, side, paper_is_bright):
@@ -266,13 +321,18 @@ def _ink(gray, faint=False):
     else:
         paper = skimage.filters.gaussian(gray, sigma=max(gray.shape) * SHADING_SIGMA)
     darkness = np.clip(1 - smooth / np.maximum(paper, 1e-3), 0, 1)
-    threshold = max(skimage.filters.threshold_otsu(darkness), FAINT_DARKNESS if faint else MIN_DARKNESS)
-    if faint:   # the weak part stops short of the paper's edge, whose shading would join strokes to it
-        weak = darkness > FAINT_SHARE * threshold
-        weak[:FAINT_EDGE], weak[-FAINT_EDGE:], weak[:, :FAINT_EDGE], weak[:, -FAINT_EDGE:] = False, False, False, False
-        ink = skimage.measure.label(weak | (darkness > threshold))
-        strong = np.unique(ink[darkness > threshold])
-        ink = np.isin(ink, strong[strong > 0])
+    if faint:   # the closing sits on the paper grain's brightest: take the paper's typical darkness off
+        darkness = np.clip(darkness - np.median(darkness), 0, 1)
+    # (faint: Otsu's threshold from inside the edge band, where a sliver of the surround may show)
+    inner = darkness[FAINT_EDGE:-FAINT_EDGE, FAINT_EDGE:-FAINT_EDGE] if faint and min(darkness.shape) > 4 * FAINT_EDGE else darkness
+    threshold = max(skimage.filters.threshold_otsu(inner), FAINT_DARKNESS if faint else MIN_DARKNESS)
+    if faint:   # both stop short of the paper's edge, where a sliver of the surround would join strokes together
+        strong, weak = darkness > threshold, darkness > FAINT_SHARE * threshold
+        for mask in (strong, weak):
+            mask[:FAINT_EDGE], mask[-FAINT_EDGE:], mask[:, :FAINT_EDGE], mask[:, -FAINT_EDGE:] = False, False, False, False
+        ink = skimage.measure.label(weak | strong)
+        seeds = np.unique(ink[strong])
+        ink = np.isin(ink, seeds[seeds > 0])
     else:
         ink = darkness > threshold
     ink = skimage.morphology.remove_small_objects(ink, max_size=4)
