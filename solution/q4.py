@@ -17,7 +17,7 @@ SHADING_SIGMA = 1 / 40  # of the long side: paper shading is far wider than a st
 MIN_DARKNESS = 0.12     # ink is at least this much darker than the paper around it
 # On a photo's straightened paper, where pencil strokes come out 1-2 px wide and light: ink is at
 # least FAINT_DARKNESS darker somewhere, and a stroke is followed down to FAINT_SHARE of the threshold.
-FAINT_DARKNESS, FAINT_SHARE, FAINT_EDGE = 0.06, 0.4, 6   # FAINT_EDGE: px along the edge no faint stroke is followed into
+FAINT_DARKNESS, FAINT_SHARE, FAINT_EDGE = 0.06, 0.5, 6   # FAINT_EDGE: px along the edge no faint stroke is followed into
 EDGE_DEPTH, EDGE_LETTER = 12, 0.15   # a piece at the straightened page's edge is writing if it reaches 12 px
                                      # in and spans at most 0.15 of the page's long side
 FAINT_PAPER = 6         # px: half the width of the closing that takes the strokes out of the paper

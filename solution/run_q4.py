@@ -29,9 +29,9 @@ MIN_STROKE = 2.75       # px at 32x32: thinner strokes are thickened (a photo's 
 # page's median gap (pages written with wide letter spacing, like 02_letters, have no spaces).
 # On the four handout images: word gaps >= 1.19 heights, letter gaps <= 1.05 (01_list).
 SPACE_HEIGHTS, SPACE_GAPS = 1.1, 2.0
-# letters_to_read turns a photo whose writing runs more than DESKEW degrees off the horizontal (no
-# paper found) until it is level, at DESKEW_SIDE px on its long side (findLetters works at 1200).
-DESKEW, DESKEW_SIDE = 2.0, 2400
+# letters_to_read turns a photo whose writing runs 2-30 degrees off the horizontal (no paper found)
+# until it is level, at DESKEW_SIDE px on its long side (findLetters works at 1200).
+DESKEW, DESKEW_SIDE = (2.0, 30.0), 2400
 # read_text(refine=True), beyond the handout's recipe: each character is read in these variants of
 # its crop (glyph height, stroke width) and their class probabilities averaged.
 REFINE_VARIANTS = tuple((height, stroke) for height in (22, 24, 26) for stroke in (MIN_STROKE, 3.5))
@@ -151,19 +151,19 @@ def to_nist_rows(bw, bboxes):
 def letters_to_read(image):
     """The boxes and bw read_text reads: findLetters' (the handout's flow); where find_page sees
     the paper on a surround, those of the straightened paper (upright crops); where it does not
-    but the writing runs more than DESKEW degrees off the horizontal (a turned page whose paper
-    it cannot tell from the desk), those of the photo turned until the writing is level.
+    but the writing runs 2-30 degrees off the horizontal (DESKEW: a turned page whose paper it
+    cannot tell from the desk), findLetters' on the photo turned until the writing is level.
     Returns (bboxes (N, 4), bw (h, w) float in [0, 1], ink 0)."""
     if find_page(image) is None:
         bboxes, bw = findLetters(image)
         angle = np.degrees(writing_angle(bboxes)) if len(bboxes) else 0.0
-        if abs(angle) <= DESKEW:
+        if not DESKEW[0] < abs(angle) <= DESKEW[1]:
             return bboxes, bw
         image = np.asarray(image)
         grey = skimage.color.rgb2gray(image[..., :3]) if image.ndim == 3 else skimage.img_as_float(image)
         scale = min(1.0, DESKEW_SIDE / max(grey.shape))
         grey = skimage.transform.rescale(grey, scale, anti_aliasing=True) if scale < 1 else grey
-        image = skimage.transform.rotate(grey, angle, resize=True, mode="edge")
+        return findLetters(skimage.transform.rotate(grey, angle, resize=True, mode="edge"))   # the handout's flow, levelled
     page = find_characters(image)
     return page.boxes, np.where(page.ink, 0.0, 1.0)
 
