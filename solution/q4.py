@@ -9,7 +9,6 @@ import skimage.draw
 import skimage.filters
 import skimage.measure
 import skimage.morphology
-import skimage.segmentation
 import skimage.transform
 
 WORK_SIDE = 1200        # px: the long side the page is analysed at (a 3024x4032 photo is 8x slower)
