@@ -1,4 +1,4 @@
-"""Reading a word as a whole: all letters or all digits (read_text(refine=True) and
+"""Reading a word as a whole: all letters or all digits (run_q4.read_text by default, and
 q7_emnist.read_boxes(words=...), beyond the handout: docs/reading.md)."""
 import numpy as np
 
