@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 from autograde import REFERENCE_DIR
-from spec_tests.pages import BOXES_FILE, PAGES, images_dir, load_page, match_boxes, variant
+from spec_tests.pages import BOXES_FILE, PAGES, load_page, match_boxes, variant
 from spec_tests.photos import KINDS, composed_photo, standard_photos
+from tests.support.images import needs_images
 
 CI_PHOTOS = {("01_list.jpg", 0), ("04_deep.jpg", 1)}   # every run; the other six in the full run (the spec check composes
                                                        # the four k = 0 photos in every run too)
-needs_images = pytest.mark.skipif(not (images_dir() / "ground_truth.json").is_file(),
-                                  reason=f"the handout images are not in {images_dir()} (set HW5_SHARED_DATA)")
 
 
 @needs_images
