@@ -27,6 +27,7 @@ FIND_SIDE = 500         # px: the long side of the copy the paper is looked for 
 PAPER_CONTRAST = 0.7    # surround / paper brightness across the paper's edge, at most
 SHADOW_GROWTH = 1.1     # a paper found whole past a shadow is taken if this much larger than its lit part
 LIGHT_SURROUND_CONTRAST = 0.85  # paper / surround brightness, at most, where the surround is the lighter (a white desk)
+MIN_COLOUR_STEP = 1.5    # CIELAB (a*, b*) distance between paper and surround, at least, where only colour tells them apart
 PAPER_AREA = (0.04, 0.95)  # the paper's share of the frame
 PAPER_FIT = 0.95        # the fitted quadrilateral and the bright region overlap this much (IoU)
 PAPER_INSET = 0.004     # of the paper's size: the straightened page stops this far inside the
@@ -163,7 +164,27 @@ def find_page(image):
     # A light surround lit unevenly (one end of the desk darker than the paper): divide the light out
     flat = small / _light_over_surround(small)
     corners = _paper_outline(flat, flat < skimage.filters.threshold_otsu(flat), paper_is_bright=False)
+    if corners is None and image.ndim == 3:   # as light as the surround all along one side: its colour may differ
+        corners = _colour_outline(image[::step, ::step])
     return None if corners is None else corners * step
+
+
+def _colour_outline(rgb):
+    """The paper's corners in a small RGB copy (h, w, 3) where its colour, not its grey level, sets
+    it apart: each pixel's colour distance (CIELAB a*, b*, smoothed) from the copy's median colour,
+    split by Otsu; the paper is the side that _paper_outline finds four-sided with the other side
+    at least PAPER_CONTRAST times further off (or nearer), and at least MIN_COLOUR_STEP from it."""
+    lab = skimage.color.rgb2lab(skimage.filters.gaussian(skimage.img_as_float32(rgb[..., :3]), sigma=2, channel_axis=-1))
+    a, b = lab[..., 1], lab[..., 2]
+    distance = np.hypot(a - np.median(a), b - np.median(b))
+    threshold = skimage.filters.threshold_otsu(distance)
+    for side, paper_is_far in ((distance > threshold, True), (distance < threshold, False)):
+        corners = _paper_outline(distance, side, paper_is_bright=paper_is_far)
+        if corners is not None:
+            paper = skimage.draw.polygon2mask(distance.shape, corners[:, ::-1])
+            step = np.linalg.norm(np.median(lab[paper][:, 1:], 0) - np.median(lab[~paper][:, 1:], 0))
+            return corners if step >= MIN_COLOUR_STEP else None
+    return None
 
 
 def _area(corners):

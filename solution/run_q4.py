@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import scipy.ndimage  # noqa: E402
 import scipy.spatial  # noqa: E402
 import skimage.color  # noqa: E402
 import skimage.io  # noqa: E402
@@ -24,7 +25,10 @@ SIDE = 32
 # NIST rows hold the character's box scaled to about 24 of the 32 rows (23.7 on average, measured on
 # real NIST letters) and at most 28 columns, centred, with pen strokes about 3.5 px wide.
 GLYPH_HEIGHT, GLYPH_WIDTH = 24, 28
-MIN_STROKE = 2.75       # px at 32x32: thinner strokes are thickened (a photo's pen lines are thin)
+# Every character's strokes are redrawn STROKE px wide at 32x32 (2.75 at the least before: thin
+# lines were thickened, thick ones kept): a pencil page's 1-2 px lines and the wide strokes that
+# hysteresis follows on a photo's paper both come out as NIST's rows do (docs/reading.md).
+STROKE = 3.0
 # A word ends where the gap to the next box exceeds 1.1 median character heights and twice the
 # page's median gap (pages written with wide letter spacing, like 02_letters, have no spaces).
 # On the four handout images: word gaps >= 1.19 heights, letter gaps <= 1.05 (01_list).
@@ -34,7 +38,7 @@ SPACE_HEIGHTS, SPACE_GAPS = 1.1, 2.0
 DESKEW, DESKEW_SIDE = (2.0, 30.0), 2400
 # read_text(refine=True), beyond the handout's recipe: each character is read in these variants of
 # its crop (glyph height, stroke width) and their class probabilities averaged.
-REFINE_VARIANTS = tuple((height, stroke) for height in (22, 24, 26) for stroke in (MIN_STROKE, 3.5))
+REFINE_VARIANTS = tuple((height, stroke) for height in (22, 24, 26) for stroke in (STROKE, STROKE + 0.5))
 
 
 def group_lines(bboxes):
@@ -114,13 +118,13 @@ def lines_text(bboxes, lines, labels):
     return [" ".join("".join(labels[i] for i in word) for word in words) for words in line_words(bboxes, lines)]
 
 
-def nist_row(ink, glyph_height=GLYPH_HEIGHT, min_stroke=MIN_STROKE):
+def nist_row(ink, glyph_height=GLYPH_HEIGHT, stroke=STROKE):
     """One crop made to look like a NIST row.
 
     Inputs:  ink (h, w) in [0, 1], ink = 1 (a box cut from the page).
     Returns: (1024,) row: the character's box scaled to glyph_height rows (at most GLYPH_WIDTH
-             columns) and centred in 32 x 32, strokes thinner than min_stroke thickened, dark ink
-             on white, transposed and flattened like the data files.
+             columns) and centred in 32 x 32, its strokes redrawn `stroke` px wide (redrawn), dark
+             ink on white, transposed and flattened like the data files.
     """
     ink = np.asarray(ink, dtype=np.float64)
     scale = min(glyph_height / ink.shape[0], GLYPH_WIDTH / ink.shape[1])
@@ -129,12 +133,23 @@ def nist_row(ink, glyph_height=GLYPH_HEIGHT, min_stroke=MIN_STROKE):
     top, left = (SIDE - height) // 2, (SIDE - width) // 2
     canvas[top:top + height, left:left + width] = np.clip(
         skimage.transform.resize(ink, (height, width), order=1, anti_aliasing=True), 0, 1)
-    for _ in range(2):   # stroke width = ink area / skeleton length; a disk of 1 adds about 2 px
-        mask = canvas > 0.5
-        if mask.sum() >= min_stroke * max(1, skimage.morphology.skeletonize(mask).sum()):
-            break
-        canvas = skimage.morphology.dilation(canvas, skimage.morphology.disk(1))
-    return (1.0 - canvas).T.reshape(-1)
+    return (1.0 - redrawn(canvas, stroke)).T.reshape(-1)
+
+
+def redrawn(canvas, stroke, up=4):
+    """A glyph with every stroke made `stroke` px wide: its skeleton (found at `up` times the size,
+    where a 2 px pencil line and a 6 px marker line have one), drawn anti-aliased at that width.
+
+    Inputs:  canvas (h, w) in [0, 1], ink = 1; stroke in px of the canvas.
+    Returns: (h, w) in [0, 1], ink = 1; the canvas itself where it holds no ink above 0.5.
+    """
+    big = skimage.transform.resize(canvas, (canvas.shape[0] * up, canvas.shape[1] * up), order=1)
+    skeleton = skimage.morphology.skeletonize(big > 0.5)
+    if not skeleton.any():
+        return canvas
+    distance = scipy.ndimage.distance_transform_edt(~skeleton) / up   # in px of the canvas
+    drawn = np.clip(stroke / 2 + 0.5 - distance, 0, 1)
+    return drawn.reshape(canvas.shape[0], up, canvas.shape[1], up).mean(axis=(1, 3))
 
 
 def to_nist_rows(bw, bboxes):
