@@ -138,7 +138,7 @@ def _work_scale(shape):
 
 def find_page(image):
     """The paper's outline where a page lies on a surround darker than it (a desk, a cloth) or,
-    failing that, clearly lighter (a white desk).
+    failing that, clearly lighter (a white desk), or as light but of another colour (_colour_outline).
 
     Inputs:  image as findLetters takes it.
     Returns: (4, 2) float (x, y) corners in image pixels, clockwise from the top-left, or None when
@@ -170,10 +170,14 @@ def find_page(image):
 
 
 def _colour_outline(rgb):
-    """The paper's corners in a small RGB copy (h, w, 3) where its colour, not its grey level, sets
-    it apart: each pixel's colour distance (CIELAB a*, b*, smoothed) from the copy's median colour,
-    split by Otsu; the paper is the side that _paper_outline finds four-sided with the other side
-    at least PAPER_CONTRAST times further off (or nearer), and at least MIN_COLOUR_STEP from it."""
+    """The paper's corners (4, 2) (x, y) in a small RGB copy (h, w, 3) where its colour, not its
+    grey level, sets it apart from the surround, or None.
+
+    Each pixel's distance from the copy's median colour (CIELAB a*, b*; smoothed) is split by Otsu.
+    The paper is whichever side _paper_outline finds four-sided: the far side (a paper smaller than
+    the surround, which sets the median) with the surround at most PAPER_CONTRAST times as far off,
+    or the near side with the surround clearly further off; its median colour must lie at least
+    MIN_COLOUR_STEP from the surround's (a just-noticeable difference is about 2.3)."""
     lab = skimage.color.rgb2lab(skimage.filters.gaussian(skimage.img_as_float32(rgb[..., :3]), sigma=2, channel_axis=-1))
     a, b = lab[..., 1], lab[..., 2]
     distance = np.hypot(a - np.median(a), b - np.median(b))

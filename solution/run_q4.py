@@ -178,7 +178,9 @@ def letters_to_read(image):
         grey = skimage.color.rgb2gray(image[..., :3]) if image.ndim == 3 else skimage.img_as_float(image)
         scale = min(1.0, DESKEW_SIDE / max(grey.shape))
         grey = skimage.transform.rescale(grey, scale, anti_aliasing=True) if scale < 1 else grey
-        return findLetters(skimage.transform.rotate(grey, angle, resize=True, mode="edge"))   # the handout's flow, levelled
+        levelled = skimage.transform.rotate(grey, angle, resize=True, mode="edge").astype(np.float32)
+        # the handout's flow, levelled; findLetters takes an RGB photo (a submission's may need its three channels)
+        return findLetters(np.repeat(levelled[..., None], 3, axis=-1))
     page = find_characters(image)
     return page.boxes, np.where(page.ink, 0.0, 1.0)
 
