@@ -21,6 +21,11 @@ EMNIST_STROKE = 3.0    # px at 28x28: a page's pen lines (1.5-2 px there) are th
 CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
 # read_boxes(refine=True): the (margin, blur) variants of each crop whose probabilities are averaged
 REFINE_VARIANTS = tuple((margin, blur) for margin in (1, 2, 3) for blur in (1 / 64, 1 / 32))
+# train(augment=True), beyond the handout's recipe: every image of every batch turned, sheared,
+# scaled and shifted at random, up to these (degrees, degrees, fraction, px), as writing on a page
+# varies. Over seeds 0-9 on emnist-lite: test accuracy 0.815 -> 0.827; every kind of composed photo
+# read 1.1-3.7 points better in context (docs/reading.md).
+AUGMENT = (10.0, 10.0, 0.1, 2.0)
 
 
 def build_model():
@@ -34,12 +39,31 @@ def as_tensor(x):
     return (torch.tensor(np.asarray(x), dtype=torch.float32) / 255).unsqueeze(1)
 
 
-def train(model, x, labels, checkpoint=None):
-    """Q7.1.4 train model on EMNIST images x (N, 28, 28) uint8 with labels (N,) in 0..46.
+def train(model, x, labels, checkpoint=None, augment=True):
+    """Q7.1.4 train model on EMNIST images x (N, 28, 28) uint8 with labels (N,) in 0..46; augment:
+    each batch's images moved at random (random_affine; False: the handout's plain training).
     Returns history {"loss": [...], "accuracy": [...]}, one value per epoch."""
     return train_classifier(model, as_tensor(x), torch.as_tensor(np.asarray(labels), dtype=torch.int64),
                             epochs=EPOCHS, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
+                            augment=random_affine if augment else None,
                             checkpoint=checkpoint, description="Q7.1.4 EMNIST CNN")
+
+
+def random_affine(batch, limits=AUGMENT):
+    """Each image of batch (B, 1, S, S) float turned, sheared, scaled and shifted at random (torch's
+    generator), uniformly up to limits (degrees, degrees, fraction, px): (B, 1, S, S)."""
+    rotation, shear, scale, shift = limits
+    count, side = len(batch), batch.shape[-1]
+    turn = torch.deg2rad(torch.empty(count).uniform_(-rotation, rotation))
+    slant = torch.tan(torch.deg2rad(torch.empty(count).uniform_(-shear, shear)))
+    size = torch.empty(count).uniform_(1 - scale, 1 + scale)
+    cos, sin = torch.cos(turn), torch.sin(turn)
+    # output -> input coordinates (affine_grid's convention): a rotation after a shear, over the size
+    matrix = torch.stack([torch.stack([cos, cos * slant - sin], 1), torch.stack([sin, sin * slant + cos], 1)], 1)
+    offset = torch.empty(count, 2, 1).uniform_(-shift, shift) * 2 / side   # px -> [-1, 1]
+    theta = torch.cat([matrix / size[:, None, None], offset], 2).to(batch.device, batch.dtype)
+    grid = torch.nn.functional.affine_grid(theta, list(batch.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(batch, grid, align_corners=False, padding_mode="zeros")
 
 
 def predict(model, x):
