@@ -168,3 +168,32 @@ def test_read_text_in_context_and_refined_read_the_four_pages_better_than_the_ha
         in_context += weight * char_accuracy(run_q4.read_text(image, params), truth)
         refined += weight * char_accuracy(run_q4.read_text(image, params, refine=True), truth)
     assert in_context > plain + 0.05 * 246 and refined > plain + 0.05 * 246, (plain, in_context, refined)
+
+
+def _stroke_width(canvas):
+    """Ink area over skeleton length of canvas > 0.5: a stroke's width in px."""
+    import skimage.morphology
+    mask = canvas > 0.5
+    return mask.sum() / max(1, skimage.morphology.skeletonize(mask).sum())
+
+
+@pytest.mark.parametrize("pen", [1.0, 2.0, 6.0])
+def test_redrawn_gives_a_pencil_line_and_a_marker_line_one_width(reference_q4, pen):
+    """An L drawn with a 1, 2 or 6 px pen comes out of run_q4.redrawn(canvas, 3) with strokes
+    2.9-3.6 px wide (3.1 here; a redrawn 3 px stroke measures 3.4 on the page crops, whose ends
+    and corners add area), its shape kept; an empty canvas comes back as it is."""
+    import scipy.ndimage
+    _, run_q4 = reference_q4
+    y, x = np.mgrid[0:128, 0:128] / 4.0   # the L's centre line at 4x, then averaged down to 32 x 32
+    centre = np.zeros((128, 128), dtype=bool)
+    centre[24:104, 40] = centre[103, 40:96] = True
+    distance = scipy.ndimage.distance_transform_edt(~centre) / 4
+    canvas = np.clip(pen / 2 + 0.5 - distance, 0, 1).reshape(32, 4, 32, 4).mean(axis=(1, 3))
+    assert abs(_stroke_width(canvas) - 3.0) > 0.8   # the pen is not already 3 px
+    drawn = run_q4.redrawn(canvas, 3.0)
+    assert drawn.shape == canvas.shape and 0 <= drawn.min() and drawn.max() <= 1
+    assert 2.9 <= _stroke_width(drawn) <= 3.6, _stroke_width(drawn)
+    rows, cols = np.nonzero(drawn > 0.5)
+    assert abs(rows.min() - 6) <= 2 and abs(rows.max() - 26) <= 2 and abs(cols.min() - 10) <= 2 and abs(cols.max() - 24) <= 2
+    empty = np.zeros((32, 32))
+    assert run_q4.redrawn(empty, 3.0) is empty
