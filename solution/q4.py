@@ -186,8 +186,8 @@ def _colour_outline(rgb):
         corners = _paper_outline(distance, side, paper_is_bright=paper_is_far)
         if corners is not None:
             paper = skimage.draw.polygon2mask(distance.shape, corners[:, ::-1])
-            step = np.linalg.norm(np.median(lab[paper][:, 1:], 0) - np.median(lab[~paper][:, 1:], 0))
-            return corners if step >= MIN_COLOUR_STEP else None
+            difference = np.linalg.norm(np.median(lab[paper][:, 1:], 0) - np.median(lab[~paper][:, 1:], 0))
+            return corners if difference >= MIN_COLOUR_STEP else None
     return None
 
 
