@@ -147,6 +147,8 @@ def find_page(image):
     image = np.asarray(image)
     step = max(1, int(np.ceil(max(image.shape[:2]) / FIND_SIDE)))
     small = skimage.filters.gaussian(_gray(image[::step, ::step]), sigma=2)
+    if np.ptp(small) < 1e-3:   # one grey level (a blank frame): nothing to tell the paper by
+        return None
     threshold = skimage.filters.threshold_otsu(small)
     bright = _paper_outline(small, small > threshold, paper_is_bright=True)
     # A shadow across the paper: Otsu's two classes split its lit part from the rest; the lower of
@@ -181,6 +183,8 @@ def _colour_outline(rgb):
     lab = skimage.color.rgb2lab(skimage.filters.gaussian(skimage.img_as_float32(rgb[..., :3]), sigma=2, channel_axis=-1))
     a, b = lab[..., 1], lab[..., 2]
     distance = np.hypot(a - np.median(a), b - np.median(b))
+    if np.ptp(distance) < 1e-3:   # one colour (a grey photo)
+        return None
     threshold = skimage.filters.threshold_otsu(distance)
     for side, paper_is_far in ((distance > threshold, True), (distance < threshold, False)):
         corners = _paper_outline(distance, side, paper_is_bright=paper_is_far)

@@ -197,3 +197,12 @@ def test_redrawn_gives_a_pencil_line_and_a_marker_line_one_width(reference_q4, p
     assert abs(rows.min() - 6) <= 2 and abs(rows.max() - 26) <= 2 and abs(cols.min() - 10) <= 2 and abs(cols.max() - 24) <= 2
     empty = np.zeros((32, 32))
     assert run_q4.redrawn(empty, 3.0) is empty
+
+
+def test_reference_finds_nothing_on_a_blank_frame_without_failing(reference_q4):
+    """One grey level (find_page's thresholds need two or three) or one colour: no paper, no boxes, bw all white."""
+    q4, _ = reference_q4
+    for image in (np.full((600, 800, 3), 200, np.uint8), np.full((600, 800), 0.5)):
+        assert q4.find_page(image) is None
+        boxes, bw = q4.findLetters(image)
+        assert boxes.shape == (0, 4) and bw.shape == (600, 800) and bw.min() == 1.0
