@@ -103,7 +103,7 @@ def main():
         cnn_options = inspect.signature(q7_emnist.read_boxes).parameters
         # an older reference refined whenever it was given words
         refined_cnn = {"refine": True} if "refine" in cnn_options else {}
-        refine_cnn = "words" in cnn_options
+        cnn_takes_words = "words" in cnn_options
     print(f"solution {args.solution}; seeds {args.seeds}; {data.description}")
     for row, items in images(args.photos, args.kinds, pages_too=not args.photos_only).items():
         tally = {}
@@ -127,7 +127,7 @@ def main():
                     readings[f"MLP refined seed {seed}"] = run_q4.read_text(image, params, refine=True)
             for seed, model in models.items():
                 readings[f"CNN seed {seed}"] = [in_order(q7_emnist.read_boxes(model, read_bw, read_boxes), order)]
-                if refine_cnn:
+                if cnn_takes_words:
                     words = run_q4.line_words(read_boxes, run_q4.group_lines(read_boxes))
                     if refined_cnn:
                         readings[f"CNN in context seed {seed}"] = [

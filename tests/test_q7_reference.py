@@ -21,7 +21,7 @@ def q7_emnist():
         sys.path.remove(str(REFERENCE_DIR))
 
 
-def _bar(angle=0.0):
+def _bar():
     """(1, 1, 28, 28): a vertical bar 2 px wide, 16 px long, through the centre."""
     image = torch.zeros(1, 1, 28, 28)
     image[0, 0, 6:22, 13:15] = 1.0
